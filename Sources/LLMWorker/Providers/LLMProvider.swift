@@ -1,0 +1,74 @@
+import Foundation
+
+/// One chat request as a provider sees it: the client's params and a snapshot of the settings.
+public struct ProviderRequest: Sendable {
+    public var params: ChatParams
+    public var settings: ResolvedSettings
+
+    public init(params: ChatParams, settings: ResolvedSettings) {
+        self.params = params
+        self.settings = settings
+    }
+
+    /// The model to ask for: the request's own, else the configured one.
+    public var model: String? { params.model ?? settings.model }
+}
+
+/// What the provider layer speaks: every provider turns its server's answer into these, and one shared
+/// `ChatAccumulator` turns them into deltas and the final `ChatResult`, so think-stripping, tool-call assembly
+/// and partial content on errors behave the same for every provider.
+public protocol LLMProvider: Sendable {
+    /// A non-streaming completion, delivered as one chunk holding the whole answer.
+    func complete(_ request: ProviderRequest) async throws -> CompletionChunk
+
+    /// A streaming completion. `deliver` is called with the chunks parsed from each network read, in order;
+    /// it suspends while the client is slow to read. Throws `ProviderError` (cancellation as kind `cancelled`).
+    func stream(_ request: ProviderRequest, deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws
+
+    /// The models the server offers.
+    func listModels(_ settings: ResolvedSettings, query: ModelQuery) async throws -> [ModelInfo]
+}
+
+/// A piece of an answer: a streamed chunk, or a whole non-streamed message.
+public struct CompletionChunk: Sendable, Equatable {
+    public var content: String?
+    public var reasoning: String?
+    public var toolCalls: [ToolCallFragment] = []
+    public var finishReason: String?
+    public var usage: Usage?
+    public var model: String?
+    public var upstreamProvider: String?
+    public var warnings: [String] = []
+
+    public init(content: String? = nil, reasoning: String? = nil, toolCalls: [ToolCallFragment] = [],
+                finishReason: String? = nil, usage: Usage? = nil, model: String? = nil, upstreamProvider: String? = nil) {
+        self.content = content
+        self.reasoning = reasoning
+        self.toolCalls = toolCalls
+        self.finishReason = finishReason
+        self.usage = usage
+        self.model = model
+        self.upstreamProvider = upstreamProvider
+    }
+
+    /// Whether this chunk carries something the listener would get (content, reasoning or a tool call).
+    public var hasDelta: Bool {
+        !(content ?? "").isEmpty || !(reasoning ?? "").isEmpty || !toolCalls.isEmpty
+    }
+}
+
+/// A fragment of a tool call as servers stream it: `id` and `name` usually only in the first fragment,
+/// `arguments` in pieces to be concatenated. Servers that send a whole call at once send one fragment.
+public struct ToolCallFragment: Sendable, Equatable {
+    public var index: Int?
+    public var id: String?
+    public var name: String?
+    public var arguments: String?
+
+    public init(index: Int? = nil, id: String? = nil, name: String? = nil, arguments: String? = nil) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Puts streamed tool-call fragments back together and turns them into `ToolCall`s whose `arguments`
+/// is always a JSON object, whatever the server or the model produced.
+struct ToolCallAssembler: Sendable {
+    private struct Pending: Sendable {
+        var id: String?
+        var name: String = ""
+        var arguments: String = ""
+    }
+
+    private var calls: [Int: Pending] = [:]
+    private var order: [Int] = []
+    private var lastIndex: Int?
+
+    var isEmpty: Bool { order.isEmpty }
+
+    /// Adds fragments and returns them with `index` filled in (servers that omit it get positional indexes).
+    mutating func add(_ fragments: [ToolCallFragment]) -> [ToolCallFragment] {
+        var normalized: [ToolCallFragment] = []
+        normalized.reserveCapacity(fragments.count)
+        for (position, fragment) in fragments.enumerated() {
+            let index = resolveIndex(fragment, position: position)
+            var pending = calls[index] ?? {
+                order.append(index)
+                return Pending()
+            }()
+            if pending.id == nil, let id = fragment.id, !id.isEmpty { pending.id = id }
+            if pending.name.isEmpty, let name = fragment.name { pending.name = name }
+            if let arguments = fragment.arguments { pending.arguments += arguments }
+            calls[index] = pending
+            lastIndex = index
+            var out = fragment
+            out.index = index
+            normalized.append(out)
+        }
+        return normalized
+    }
+
+    private func resolveIndex(_ fragment: ToolCallFragment, position: Int) -> Int {
+        if let index = fragment.index { return index }
+        // No index: a new id, or the first fragment ever, starts a new call; anything else continues the last one.
+        guard let last = lastIndex else { return position }
+        if let id = fragment.id, !id.isEmpty, calls[last]?.id != id { return (order.max() ?? -1) + 1 }
+        return last
+    }
+
+    /// The assembled calls, in the order they began, plus a warning for every call whose arguments were not a JSON object.
+    func finish() -> (calls: [ToolCall], warnings: [String]) {
+        var result: [ToolCall] = []
+        var warnings: [String] = []
+        for (position, index) in order.enumerated() {
+            guard let pending = calls[index] else { continue }
+            let id = pending.id ?? "call_\(position)_\(UInt32.random(in: 0...UInt32.max))"
+            let (arguments, problem) = Self.parseArguments(pending.arguments)
+            if let problem {
+                warnings.append("Tool call '\(pending.name)' (\(id)): \(problem); arguments set to {} and kept in arguments_raw.")
+            }
+            result.append(ToolCall(id: id, name: pending.name, arguments: arguments, argumentsRaw: pending.arguments))
+        }
+        return (result, warnings)
+    }
+
+    /// Arguments text → object. Empty means no arguments; a JSON string holding an object (double-encoded) is unwrapped.
+    static func parseArguments(_ raw: String) -> ([String: JSONValue], String?) {
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return ([:], nil) }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(trimmed.utf8)) else {
+            return ([:], "the arguments are not valid JSON")
+        }
+        switch value {
+        case .object(let object):
+            return (object, nil)
+        case .string(let inner):
+            if case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(inner.utf8)) {
+                return (object, nil)
+            }
+            return ([:], "the arguments are a JSON string, not an object")
+        case .null:
+            return ([:], nil)
+        default:
+            return ([:], "the arguments are \(value.typeName), not a JSON object")
+        }
+    }
+}

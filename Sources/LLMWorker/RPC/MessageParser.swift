@@ -1,0 +1,110 @@
+import Foundation
+
+/// Turns one input line into requests, following JSON-RPC 2.0 to the letter: what is not JSON is a parse
+/// error, what is JSON but not a request is an invalid request (answered with the request's id when it has a
+/// usable one, else null), an empty batch is invalid.
+enum MessageParser {
+    enum Item: Sendable {
+        case message(IncomingMessage)
+        case invalid(RequestID, RPCError)
+    }
+
+    enum Parsed: Sendable {
+        case single(Item)
+        case batch([Item])
+        case failure(RPCError)
+    }
+
+    /// Just the envelope; params are left undecoded (only their JSON type is looked at).
+    private struct Envelope: Decodable {
+        enum ParamsShape { case absent, object, other }
+        var jsonrpc: String?
+        var hasID = false
+        var id: RequestID?
+        var idIsValid = true
+        var method: String?
+        var methodIsPresent = false
+        var params = ParamsShape.absent
+
+        enum CodingKeys: String, CodingKey { case jsonrpc, id, method, params }
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            jsonrpc = try? c.decode(String.self, forKey: .jsonrpc)
+            if c.contains(.id) {
+                hasID = true
+                if let value = try? c.decode(RequestID.self, forKey: .id) { id = value } else { idIsValid = false }
+            }
+            methodIsPresent = c.contains(.method)
+            method = try? c.decode(String.self, forKey: .method)
+            if c.contains(.params) {
+                params = (try? c.nestedContainer(keyedBy: CodingKeys.self, forKey: .params)) != nil ? .object : .other
+            }
+        }
+    }
+
+    static func parse(_ line: Data) -> Parsed {
+        switch line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
+        case UInt8(ascii: "{"):
+            do {
+                return .single(try item(fromObject: line))
+            } catch {
+                return .failure(.parseError(describe(error)))
+            }
+        case UInt8(ascii: "["):
+            let elements: [JSONValue]
+            do {
+                elements = try JSONDecoder().decode([JSONValue].self, from: line)
+            } catch {
+                return .failure(.parseError(describe(error)))
+            }
+            guard !elements.isEmpty else { return .failure(.invalidRequest("an empty batch is not a request")) }
+            return .batch(elements.map(item(fromElement:)))
+        default:
+            if (try? JSONDecoder().decode(JSONValue.self, from: line)) == nil {
+                return .failure(.parseError("the line is not valid JSON"))
+            }
+            return .failure(.invalidRequest("a request must be a JSON object (or a batch: an array of them)"))
+        }
+    }
+
+    private static func item(fromElement element: JSONValue) -> Item {
+        guard element.objectValue != nil, let data = try? JSONEncoder().encode(element), let parsed = try? item(fromObject: data) else {
+            return .invalid(.null, .invalidRequest("a request must be a JSON object, got \(element.typeName)"))
+        }
+        return parsed
+    }
+
+    private static func item(fromObject line: Data) throws -> Item {
+        let envelope = try JSONDecoder().decode(Envelope.self, from: line)
+        let replyID = envelope.idIsValid ? (envelope.id ?? .null) : .null
+        guard envelope.jsonrpc == "2.0" else {
+            return .invalid(replyID, .invalidRequest("'jsonrpc' must be exactly \"2.0\""))
+        }
+        guard envelope.idIsValid else {
+            return .invalid(.null, .invalidRequest("'id' must be a string, a number or null"))
+        }
+        guard let method = envelope.method else {
+            let problem = envelope.methodIsPresent ? "'method' must be a string" : "'method' is missing"
+            return .invalid(replyID, .invalidRequest(problem))
+        }
+        let params: IncomingMessage.Params
+        switch envelope.params {
+        case .absent:
+            params = .absent
+        case .object:
+            params = .inMessage(line)
+        case .other:
+            return .invalid(replyID, InvalidParams(field: "params", "must be an object of named params").rpcError)
+        }
+        return .message(IncomingMessage(id: envelope.hasID ? replyID : nil, method: method, params: params))
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
+            return underlying.isEmpty ? "the line is not valid JSON" : "the line is not valid JSON (\(underlying))"
+        }
+        return "the line is not valid JSON"
+    }
+}

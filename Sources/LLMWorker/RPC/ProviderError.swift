@@ -1,0 +1,55 @@
+import Foundation
+
+/// A failure of a provider call, carrying everything `error.data` promises the client.
+public struct ProviderError: Error, Sendable, Equatable {
+    public var kind: ErrorKind
+    public var message: String
+    public var status: Int?
+    public var retryable: Bool
+    public var retryAfterSeconds: Double?
+    public var upstreamMessage: String?
+    public var provider: String?
+    public var attempts: Int?
+    /// What the client had already been given (or would have been) when the request failed.
+    public var partialContent: String?
+    public var partialToolCalls: [ToolCall]?
+
+    public init(_ kind: ErrorKind, _ message: String, status: Int? = nil, retryable: Bool? = nil,
+                retryAfterSeconds: Double? = nil, upstreamMessage: String? = nil, provider: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retryable = retryable ?? kind.isRetryable
+        self.retryAfterSeconds = retryAfterSeconds
+        self.upstreamMessage = upstreamMessage
+        self.provider = provider
+    }
+
+    public static func cancelled() -> ProviderError {
+        ProviderError(.cancelled, "Request cancelled")
+    }
+
+    public var rpcError: RPCError {
+        var data: [String: JSONValue] = [
+            "kind": .string(kind.rawValue),
+            "status": status.map { .int(Int64($0)) } ?? .null,
+            "retryable": .bool(retryable),
+            "provider": provider.map { .string($0) } ?? .null,
+        ]
+        if let retryAfterSeconds { data["retry_after_s"] = .double(retryAfterSeconds) }
+        if let upstreamMessage { data["upstream_message"] = .string(upstreamMessage) }
+        if let attempts { data["attempts"] = .int(Int64(attempts)) }
+        if partialContent != nil || partialToolCalls != nil {
+            data["partial_content"] = .string(partialContent ?? "")
+            data["partial_tool_calls"] = .array((partialToolCalls ?? []).map(\.jsonValue))
+        }
+        return RPCError(code: kind.code, message: message, data: .object(data))
+    }
+}
+
+extension ToolCall {
+    var jsonValue: JSONValue {
+        .object(["id": .string(id), "name": .string(name), "arguments": .object(arguments),
+                 "arguments_raw": .string(argumentsRaw)])
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// Runs one `chat` or `chatStream`: takes a settings snapshot, calls the provider, turns what it delivers
+/// into `chatStream.delta` lines and the final `ChatResult`, and attaches the partial answer to any error.
+struct ChatRunner: Sendable {
+    let worker: WorkerContext
+
+    /// - Parameter streamID: the request's id when streaming (deltas are sent for it), nil for `chat`.
+    func run(_ params: ChatParams, settings: ResolvedSettings?, streamingTo streamID: RequestID?) async throws -> ChatResult {
+        let clock = RequestClock()
+        try params.validate()
+        guard let settings else {
+            throw ProviderError(.notConfigured, "No provider is configured: call configure with provider 'openai_compatible', 'openrouter' or 'mock' first.")
+        }
+        let request = ProviderRequest(params: params, settings: settings)
+        try Self.checkReady(request)
+        let provider = worker.providers.provider(for: settings.provider)
+        let sink = StreamSink(stripThink: settings.stripThink, streamID: streamID, writer: worker.writer, clock: clock)
+        do {
+            if streamID != nil {
+                try await provider.stream(request) { chunks in try await sink.deliver(chunks) }
+            } else {
+                let chunk = try await provider.complete(request)
+                try Task.checkCancellation()
+                try await sink.deliver([chunk])
+            }
+            try Task.checkCancellation()
+            return try await sink.finish(provider: settings.provider, streamed: streamID != nil)
+        } catch let invalid as InvalidParams {
+            throw invalid
+        } catch {
+            var failure = Self.providerError(error, provider: settings.provider)
+            await sink.attachPartial(to: &failure)
+            worker.logger.info("request failed: \(failure.kind.rawValue): \(failure.message)")
+            throw failure
+        }
+    }
+
+    private static func checkReady(_ request: ProviderRequest) throws {
+        let provider = request.settings.provider
+        if provider != .mock, request.settings.baseURL == nil {
+            throw ProviderError(.notConfigured, "No base_url is configured for \(provider.rawValue): call configure with base_url (for example http://localhost:1234/v1).", provider: provider.rawValue)
+        }
+        if request.model == nil {
+            throw ProviderError(.notConfigured, "No model is configured for \(provider.rawValue): pass model in configure or in the request (listModels shows the choices).", provider: provider.rawValue)
+        }
+    }
+
+    static func providerError(_ error: Error, provider: ProviderKind) -> ProviderError {
+        switch error {
+        case var failure as ProviderError:
+            if failure.provider == nil { failure.provider = provider.rawValue }
+            return failure
+        case is CancellationError:
+            var failure = ProviderError.cancelled()
+            failure.provider = provider.rawValue
+            return failure
+        default:
+            return ProviderError(.upstreamError, "Unexpected failure: \(error)", provider: provider.rawValue)
+        }
+    }
+}
+
+/// Milliseconds since the request arrived.
+struct RequestClock: Sendable {
+    private let start = DispatchTime.now().uptimeNanoseconds
+
+    var elapsedMs: Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    }
+}
+
+/// The receiving end of a provider's chunks for one request. Calls arrive one at a time (the provider awaits
+/// each delivery), but from different threads, hence an actor.
+actor StreamSink {
+    private var accumulator: ChatAccumulator
+    private let encoder: DeltaEncoder?
+    private let writer: OutputWriter
+    private let clock: RequestClock
+    private var nextIndex = 0
+    private var firstDeltaMs: Double?
+
+    init(stripThink: Bool, streamID: RequestID?, writer: OutputWriter, clock: RequestClock) {
+        accumulator = ChatAccumulator(stripThink: stripThink)
+        encoder = streamID.map(DeltaEncoder.init(requestID:))
+        self.writer = writer
+        self.clock = clock
+    }
+
+    /// Chunks parsed from one network read become at most one delta line: already-waiting text is sent
+    /// together, and nothing is held back to wait for more.
+    func deliver(_ chunks: [CompletionChunk]) async throws {
+        var merged = DeltaPayload()
+        for chunk in chunks {
+            let delta = accumulator.add(chunk)
+            merged.content += delta.content
+            merged.reasoning += delta.reasoning
+            merged.toolCalls += delta.toolCalls
+        }
+        try await emit(merged)
+    }
+
+    func finish(provider: ProviderKind, streamed: Bool) async throws -> ChatResult {
+        try await emit(accumulator.finish())
+        if streamed && !accumulator.hasFinishReason {
+            guard accumulator.hasAnswer else {
+                throw ProviderError(.invalidResponse, "The server ended the stream without any answer: no content, no tool call and no finish_reason (the prompt may exceed the model's context).", provider: provider.rawValue)
+            }
+            accumulator.addWarning("The stream ended without a finish_reason: the answer may be incomplete.")
+        }
+        let total = clock.elapsedMs
+        return accumulator.result(provider: provider, timing: Timing(ttftMs: firstDeltaMs ?? (streamed ? nil : total), totalMs: total))
+    }
+
+    func attachPartial(to error: inout ProviderError) {
+        accumulator.attachPartial(to: &error)
+    }
+
+    private func emit(_ delta: DeltaPayload) async throws {
+        guard !delta.isEmpty else { return }
+        if firstDeltaMs == nil { firstDeltaMs = clock.elapsedMs }
+        guard let encoder else { return }
+        // A cancelled request sends nothing more: its next line is the -32800 error.
+        try Task.checkCancellation()
+        let line = encoder.line(index: nextIndex, delta)
+        nextIndex += 1
+        await writer.send(line)
+    }
+}

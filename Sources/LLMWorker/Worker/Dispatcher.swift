@@ -1,0 +1,153 @@
+import Foundation
+
+/// Takes each input line from the reader thread and answers it: parses the envelope there (cheap, and it keeps
+/// registration in input order), then runs every request in its own task so a slow one never holds up another.
+final class Dispatcher: Sendable {
+    private let worker: WorkerContext
+    private let methods: [String: AnyRPCMethod]
+
+    init(worker: WorkerContext) {
+        self.worker = worker
+        let all = [
+            AnyRPCMethod(ConfigureMethod()), AnyRPCMethod(ChatMethod()), AnyRPCMethod(ChatStreamMethod()),
+            AnyRPCMethod(ListModelsMethod()), AnyRPCMethod(CancelMethod()), AnyRPCMethod(ProbeMethod()),
+            AnyRPCMethod(PingMethod()), AnyRPCMethod(ShutdownMethod()), AnyRPCMethod(DiscoverMethod()),
+        ]
+        methods = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+    }
+
+    /// The names of the methods served, for the OpenRPC consistency test.
+    var methodNames: [String] { methods.keys.sorted() }
+
+    func handle(line: Data) {
+        switch MessageParser.parse(line) {
+        case .failure(let error):
+            worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+        case .single(.invalid(let id, let error)):
+            worker.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
+        case .single(.message(let message)):
+            start(message)
+        case .batch(let items):
+            startBatch(items)
+        }
+    }
+
+    func handleOversizedLine(bytes: Int) {
+        worker.logger.warn("discarded an input line of \(bytes) bytes (limit \(worker.options.maxLineBytes))")
+        let error = RPCError.invalidRequest("the line is \(bytes) bytes long, over the limit of \(worker.options.maxLineBytes) bytes (--max-line-bytes); it was discarded")
+        worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+    }
+
+    private func start(_ message: IncomingMessage) {
+        if message.id == nil && message.method == CancelMethod.name {
+            // A cancel notification acts at once, on this thread, without waiting for a task to be scheduled.
+            cancelNow(message)
+            return
+        }
+        if message.method == ConfigureMethod.name {
+            if let response = configureNow(message) { worker.writer.sendNow(response) }
+            return
+        }
+        let token = worker.inFlight.begin(id: message.id)
+        let settings = worker.configuration.snapshot()
+        let task = Task { [self] in
+            if let response = await execute(message, token: token, settings: settings) {
+                await worker.writer.send(response)
+            }
+            worker.inFlight.end(token)
+        }
+        worker.inFlight.attach(token, task: task)
+    }
+
+    /// Each request of a batch runs in its own registered task (so `cancel` reaches it); one collector task
+    /// writes the array of responses once all are done.
+    private func startBatch(_ items: [MessageParser.Item]) {
+        var pending: [Task<Data?, Never>] = []
+        var tokens: [InFlightRequests.Token] = []
+        for item in items {
+            switch item {
+            case .invalid(let id, let error):
+                let failure = OutgoingMessage.failure(id: id, error: error)
+                pending.append(Task { failure })
+            case .message(let message) where message.id == nil && message.method == CancelMethod.name:
+                cancelNow(message)
+            case .message(let message) where message.method == ConfigureMethod.name:
+                let response = configureNow(message)
+                pending.append(Task { response })
+            case .message(let message):
+                let token = worker.inFlight.begin(id: message.id)
+                let settings = worker.configuration.snapshot()
+                let task = Task { [self] in await execute(message, token: token, settings: settings) }
+                worker.inFlight.attach(token, task: task)
+                pending.append(task)
+                tokens.append(token)
+            }
+        }
+        let collectorToken = worker.inFlight.begin(id: nil)
+        let collector = Task { [self] in
+            var responses: [Data] = []
+            for task in pending {
+                if let response = await task.value { responses.append(response) }
+            }
+            if !responses.isEmpty { await worker.writer.send(OutgoingMessage.batch(responses)) }
+            tokens.forEach(worker.inFlight.end)
+            worker.inFlight.end(collectorToken)
+        }
+        worker.inFlight.attach(collectorToken, task: collector)
+    }
+
+    private func cancelNow(_ message: IncomingMessage) {
+        if let params = try? message.decodeParams(CancelMethod.Params.self) {
+            worker.inFlight.cancel(id: params.id)
+        }
+    }
+
+    /// `configure` is applied here, on the reader thread, so the requests after it see it and those before do not.
+    private func configureNow(_ message: IncomingMessage) -> Data? {
+        let response: Data
+        do {
+            let params = try message.decodeParams(ConfigureParams.self)
+            let report = try ConfigureMethod().apply(params, worker: worker)
+            response = OutgoingMessage.response(id: message.id ?? .null, result: report)
+        } catch {
+            response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
+        }
+        return message.id == nil ? nil : response
+    }
+
+    /// Runs one request; returns its response line, or nil for a notification.
+    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?) async -> Data? {
+        let call = CallContext(id: message.id, token: token, worker: worker, settings: settings)
+        let response: Data
+        do {
+            guard let method = methods[message.method] else { throw RPCError.methodNotFound(message.method) }
+            if message.id == nil && (message.method == ChatStreamMethod.name || message.method == ChatMethod.name) {
+                worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
+                return nil
+            }
+            if worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
+                throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
+                               data: .object(["kind": .string("shutting_down")]))
+            }
+            response = try await method(message, call)
+        } catch {
+            response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
+        }
+        return message.id == nil ? nil : response
+    }
+
+    private func rpcError(for error: Error) -> RPCError {
+        switch error {
+        case let error as RPCError: return error
+        case let error as InvalidParams: return error.rpcError
+        case let error as ProviderError:
+            var scrubbed = error.rpcError
+            scrubbed.message = worker.redactor.scrub(scrubbed.message)
+            return scrubbed
+        case is CancellationError: return ProviderError.cancelled().rpcError
+        default:
+            worker.logger.error("internal error: \(error)")
+            return .internalError(worker.redactor.scrub(String(describing: error)))
+        }
+    }
+}

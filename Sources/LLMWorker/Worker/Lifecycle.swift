@@ -1,0 +1,63 @@
+import Foundation
+
+/// How the worker ends: end of input, a signal, the `shutdown` method, or the client going away.
+/// The first three let requests in flight finish within a grace period, cancel what is left, write every
+/// answer and exit 0; a broken stdout cancels everything at once, since no answer can be delivered.
+final class Lifecycle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var shuttingDown = false
+    private let exitProcess: @Sendable (Int32) -> Void
+
+    init(exitProcess: @escaping @Sendable (Int32) -> Void = { exit($0) }) {
+        self.exitProcess = exitProcess
+    }
+
+    var isShuttingDown: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return shuttingDown
+    }
+
+    /// Stops new work, waits up to `grace` seconds for the requests in flight, then cancels the rest and waits
+    /// briefly for their cancelled answers. `keeping` is the request asking for this (it must not wait for itself).
+    func drainForShutdown(_ worker: WorkerContext, grace: Double, keeping token: InFlightRequests.Token?) async {
+        markShuttingDown()
+        let own = token == nil ? 0 : 1
+        if await worker.inFlight.waitUntil(atMost: own, timeout: grace) { return }
+        worker.logger.warn("shutdown grace of \(grace) s is over: cancelling \(worker.inFlight.count - own) request(s)")
+        worker.inFlight.cancelAll(except: token)
+        _ = await worker.inFlight.waitUntil(atMost: own, timeout: 2)
+    }
+
+    private func markShuttingDown() {
+        lock.lock()
+        shuttingDown = true
+        lock.unlock()
+    }
+
+    /// End of input, or SIGTERM/SIGINT: finish, flush, exit 0.
+    func finish(_ worker: WorkerContext, grace: Double, reason: String) {
+        worker.logger.info("\(reason): finishing \(worker.inFlight.count) request(s) in flight")
+        Task {
+            await drainForShutdown(worker, grace: grace, keeping: nil)
+            await worker.writer.drain()
+            exitProcess(0)
+        }
+    }
+
+    /// After `shutdown` was answered: exit once that answer is written.
+    func exitAfterShutdownAnswer(_ worker: WorkerContext) {
+        Task {
+            _ = await worker.inFlight.waitUntil(atMost: 0, timeout: 5)
+            await worker.writer.drain()
+            exitProcess(0)
+        }
+    }
+
+    /// The client stopped reading (EPIPE): nothing can be answered any more, so stop every upstream request now.
+    func clientGone(_ worker: WorkerContext) {
+        worker.logger.warn("stdout is closed (the client has gone): cancelling \(worker.inFlight.count) request(s) and exiting")
+        worker.inFlight.cancelAll()
+        exitProcess(0)
+    }
+}

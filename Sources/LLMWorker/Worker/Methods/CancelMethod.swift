@@ -1,0 +1,15 @@
+struct CancelMethod: RPCMethod {
+    static let name = "cancel"
+
+    struct Params: Decodable, Sendable {
+        let id: RequestID
+    }
+
+    struct Result: Encodable, Sendable {
+        let cancelled: Bool
+    }
+
+    func handle(_ params: Params, call: CallContext) async throws -> Result {
+        Result(cancelled: call.worker.inFlight.cancel(id: params.id))
+    }
+}

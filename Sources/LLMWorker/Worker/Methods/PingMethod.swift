@@ -1,0 +1,19 @@
+struct PingMethod: RPCMethod {
+    static let name = "ping"
+
+    struct Result: Encodable, Sendable {
+        let ok = true
+        let version: String
+        let inFlight: Int
+
+        enum CodingKeys: String, CodingKey {
+            case ok, version
+            case inFlight = "in_flight"
+        }
+    }
+
+    func handle(_ params: NoParams, call: CallContext) async throws -> Result {
+        // The ping itself is in flight too; the client asks about everything else.
+        Result(version: WorkerVersion.current, inFlight: max(0, call.worker.inFlight.count - 1))
+    }
+}

@@ -1,0 +1,4 @@
+import Foundation
+import LLMWorker
+
+WorkerMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
