@@ -95,6 +95,9 @@ enum MessageParser {
         case .object:
             params = .inMessage(line)
         case .other:
+            // A notification is never answered, not even with an error: it goes on as a message whose params
+            // fail to decode, which the dispatcher drops silently like any other failing notification.
+            guard envelope.hasID else { return .message(IncomingMessage(id: nil, method: method, params: .inMessage(line))) }
             return .invalid(replyID, InvalidParams(field: "params", "must be an object of named params").rpcError)
         }
         return .message(IncomingMessage(id: envelope.hasID ? replyID : nil, method: method, params: params))
