@@ -1,0 +1,66 @@
+"""Python client for ``caal-llm-worker`` and a drop-in CAAL LLM provider.
+
+Standard library only, so CAAL gains no dependency:
+
+* :class:`WorkerClient` — asyncio JSON-RPC client that spawns and supervises the worker;
+* :class:`WorkerProvider` / :func:`create_provider_from_settings` — CAAL's provider interface;
+* :mod:`caal_llm_worker.errors` — one exception class per error kind;
+* ``python3 -m caal_llm_worker`` — try a configuration by hand.
+"""
+
+from __future__ import annotations
+
+from .binary import find_worker_binary
+from .client import ChatStream, WorkerClient
+from .errors import (
+    AuthError,
+    BadRequestError,
+    ContentBlockedError,
+    ContextLengthError,
+    InsufficientCreditsError,
+    InvalidParamsError,
+    NotConfiguredError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitError,
+    RequestCancelled,
+    UpstreamError,
+    WorkerClosed,
+    WorkerConnectionError,
+    WorkerCrashed,
+    WorkerError,
+    WorkerNotFound,
+    WorkerTimeoutError,
+)
+from .provider import LLMResponse, TokenUsage, ToolCall, WorkerProvider, create_provider_from_settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "WorkerClient",
+    "ChatStream",
+    "WorkerProvider",
+    "create_provider_from_settings",
+    "find_worker_binary",
+    "LLMResponse",
+    "ToolCall",
+    "TokenUsage",
+    "WorkerError",
+    "AuthError",
+    "RateLimitError",
+    "InsufficientCreditsError",
+    "ContentBlockedError",
+    "NotFoundError",
+    "BadRequestError",
+    "ContextLengthError",
+    "UpstreamError",
+    "WorkerTimeoutError",
+    "WorkerConnectionError",
+    "NotConfiguredError",
+    "RequestCancelled",
+    "InvalidParamsError",
+    "ProtocolError",
+    "WorkerCrashed",
+    "WorkerClosed",
+    "WorkerNotFound",
+]

@@ -1,0 +1,885 @@
+"""Asyncio client for the ``caal-llm-worker`` process.
+
+One :class:`WorkerClient` owns one worker process and talks JSON-RPC 2.0 to it,
+one message per line over the process's stdin/stdout.  Many calls may be in
+flight at once: a single reader task reads every line the worker writes and
+routes it, responses by ``id`` to the waiting call, ``chatStream.delta``
+notifications to the stream they belong to.
+
+The client is built for a voice assistant, which shapes three choices:
+
+* Barge-in must stop generation upstream.  Leaving a stream early (``aclose``,
+  ``break`` out of an ``async with``/the provider's generator, or cancelling
+  the task that consumes it) sends ``cancel`` for that request at once, without
+  waiting for anything.
+* A dead worker must not turn into a silent assistant.  When the process exits
+  every pending call fails at once with :class:`WorkerCrashed`; the next call
+  spawns a fresh worker and re-applies the configuration it had.
+* Nothing the worker prints on stderr is lost: it goes to the logger
+  ``caal_llm_worker.worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from .binary import find_worker_binary
+from .errors import (
+    InvalidParamsError,
+    WorkerClosed,
+    WorkerCrashed,
+    WorkerError,
+    WorkerTimeoutError,
+    error_from_response,
+)
+
+__all__ = ["WorkerClient", "ChatStream", "DEFAULT_READ_LIMIT", "DEFAULT_MAX_LINE_BYTES"]
+
+logger = logging.getLogger("caal_llm_worker.client")
+worker_logger = logging.getLogger("caal_llm_worker.worker")
+
+#: Largest line the client will read from the worker.  A ChatResult with a long
+#: answer, or a big model list, is one line: asyncio's 64 KiB default would
+#: break on it, so the buffer limit is generous (it is a cap, not an allocation).
+DEFAULT_READ_LIMIT = 1 << 30
+
+#: The worker's own default ``--max-line-bytes``; requests bigger than this are
+#: refused client-side because the worker would answer them with ``id: null``,
+#: which no pending call could be matched with.
+DEFAULT_MAX_LINE_BYTES = 32 * 1024 * 1024
+
+_DELTA_METHOD = "chatStream.delta"
+
+# A log level word near the start of a stderr line ("warning: ...", "[debug] ...",
+# "2025-01-01T00:00:00Z error ...", "level=info ...").
+_LEVEL_RE = re.compile(
+    r"\b(trace|debug|info|notice|warn|warning|error|critical|fatal)\b", re.IGNORECASE
+)
+_LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _stderr_level(line: str) -> int:
+    """Guess the level of a worker log line so it is forwarded at the right level."""
+    match = _LEVEL_RE.search(line, 0, 64)
+    return _LEVELS[match.group(1).lower()] if match else logging.INFO
+
+
+class _StreamState:
+    """What the reader task knows about one ``chatStream`` request.
+
+    Kept apart from :class:`ChatStream` on purpose: the client's routing table
+    holds this object, not the user-facing stream, so a stream that its user
+    drops can be garbage-collected (and cancelled in ``__del__``).
+    """
+
+    __slots__ = ("id", "gen", "deltas", "waiter", "result", "error", "final")
+
+    def __init__(self) -> None:
+        self.id: int | None = None
+        self.gen: int = 0
+        self.deltas: collections.deque[dict[str, Any]] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.result: dict[str, Any] | None = None
+        self.error: WorkerError | None = None
+        self.final: bool = False
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def push(self, delta: dict[str, Any]) -> None:
+        self.deltas.append(delta)
+        self._wake()
+
+    def finish(self, result: dict[str, Any] | None = None, error: WorkerError | None = None) -> None:
+        if self.final:
+            return
+        self.final = True
+        self.result = result
+        self.error = error
+        self._wake()
+
+
+class ChatStream:
+    """An in-flight ``chatStream`` request: an async iterator of delta dicts.
+
+    Each item is the ``params`` object of one ``chatStream.delta`` notification
+    (``{"id", "index", "content"?, "reasoning"?, "tool_calls"?}``).  When the
+    iteration ends normally, :attr:`result` holds the final ChatResult; when the
+    request fails, the iteration raises the matching :class:`WorkerError` (and
+    :attr:`error` keeps it).
+
+    The request is sent on first iteration (or by :meth:`start` /
+    ``async with``).  Leaving early cancels it upstream: :meth:`aclose`, the
+    end of an ``async with`` block, cancelling the task that iterates, or the
+    stream object being garbage-collected while still running.
+    """
+
+    def __init__(self, client: WorkerClient, params: dict[str, Any]) -> None:
+        self._client = client
+        self._params = params
+        self._state = _StreamState()
+        self._started = False
+        self._sent = False
+        self._closed = False
+        self._done = False
+
+    # -- public state -----------------------------------------------------
+    @property
+    def id(self) -> int | None:
+        """The JSON-RPC id of the request, once it was sent."""
+        return self._state.id
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The final ChatResult, once the stream has finished successfully."""
+        return self._state.result
+
+    @property
+    def error(self) -> WorkerError | None:
+        """The error that ended the stream, if it failed."""
+        return self._state.error
+
+    @property
+    def finished(self) -> bool:
+        """True once the worker's final response (result or error) has arrived."""
+        return self._state.final
+
+    # -- lifecycle ----------------------------------------------------------
+    async def start(self) -> None:
+        """Send the request now (idempotent); iteration does this implicitly."""
+        if self._started:
+            return
+        self._started = True
+        try:
+            await self._client._start_stream(self)
+        except asyncio.CancelledError:
+            self._abort()
+            raise
+        except BaseException:
+            self._closed = True
+            raise
+
+    def _mark_sent(self) -> None:
+        self._sent = True
+
+    def _abort(self) -> None:
+        """Stop caring about this stream; tell the worker to stop it if it still runs."""
+        if self._closed:
+            return
+        self._closed = True
+        state = self._state
+        if self._sent and not state.final and state.id is not None:
+            self._client._abandon_stream(state.id, state.gen)
+
+    def cancel(self) -> None:
+        """Cancel the request if it is still running (synchronous: safe in ``finally``)."""
+        self._abort()
+
+    async def aclose(self) -> None:
+        """Cancel the request if it is still running; never blocks on the worker."""
+        self._abort()
+
+    async def __aenter__(self) -> ChatStream:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._abort()
+
+    def __del__(self) -> None:
+        # Safety net for `async for ...: break` without aclose(): the stream is
+        # unreachable, so nobody will read the rest; free the upstream.
+        try:
+            if self._closed or not self._sent or self._state.final or self._state.id is None:
+                return
+            self._closed = True
+            loop = self._client._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._client._abandon_stream, self._state.id, self._state.gen)
+        except Exception:  # never raise from a finalizer
+            pass
+
+    # -- iteration ------------------------------------------------------------
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if not self._started:
+            await self.start()
+        state = self._state
+        while True:
+            if state.deltas:
+                return state.deltas.popleft()
+            if state.final:
+                if not self._done:
+                    self._done = True
+                    if state.error is not None:
+                        raise state.error
+                raise StopAsyncIteration
+            if self._closed:
+                raise StopAsyncIteration
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            state.waiter = waiter
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                # The consuming task was cancelled (barge-in): stop upstream too.
+                self._abort()
+                raise
+            finally:
+                state.waiter = None
+
+    async def get_result(self) -> dict[str, Any]:
+        """Consume whatever is left and return the final ChatResult (or raise its error)."""
+        async for _ in self:
+            pass
+        if self._state.error is not None:
+            raise self._state.error
+        if self._state.result is None:
+            raise WorkerClosed(None, "the stream was closed before it finished", "closed")
+        return self._state.result
+
+    async def text(self) -> AsyncIterator[str]:
+        """Only the non-empty ``content`` pieces, in order (what a TTS should hear).
+
+        Leaving this generator early cancels the stream, like :meth:`aclose`.
+        """
+        try:
+            async for delta in self:
+                piece = delta.get("content")
+                if piece:
+                    yield piece
+        finally:
+            self._abort()
+
+
+class WorkerClient:
+    """Spawns the worker on first use and multiplexes calls to it.
+
+    Args:
+        worker_path: explicit path of the binary; otherwise
+            :func:`~caal_llm_worker.binary.find_worker_binary` looks for it.
+        args: extra command-line arguments for the worker (e.g.
+            ``["--log-level", "debug"]``).
+        env: environment of the worker process (default: inherit ours).
+        config: a ``configure`` params object applied whenever a worker starts,
+            as if :meth:`configure` had been called first.
+        read_limit: largest line accepted from the worker.
+        max_line_bytes: largest request line sent to the worker.
+        close_timeout: how long :meth:`close` lets the worker finish before it
+            is terminated.
+
+    All methods must be used from one event loop at a time (the loop the worker
+    was started in).  If that loop is closed, the next call from a new loop
+    starts a new worker.
+    """
+
+    def __init__(
+        self,
+        worker_path: str | os.PathLike[str] | None = None,
+        *,
+        args: Iterable[str] = (),
+        env: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        read_limit: int = DEFAULT_READ_LIMIT,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self._worker_path = worker_path
+        self._args = list(args)
+        self._env = dict(env) if env is not None else None
+        self._read_limit = read_limit
+        self._max_line_bytes = max_line_bytes
+        self._close_timeout = close_timeout
+
+        # Remembered configuration, per provider, so that a restarted worker
+        # gets exactly the settings the old one had (the worker also keeps
+        # settings per provider, so one merged dict would not do).
+        self._provider_settings: dict[str | None, dict[str, Any]] = {}
+        self._active_provider: str | None = None
+        if config:
+            self._remember_config(dict(config), None)
+        self.effective_config: dict[str, Any] | None = None
+
+        self._proc: asyncio.subprocess.Process | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._gen = 0
+        self._reader_task: asyncio.Task[None] | None = None
+        self._stderr_task: asyncio.Task[None] | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._start_lock_loop: asyncio.AbstractEventLoop | None = None
+        self._pending: dict[int, tuple[int, asyncio.Future[Any]]] = {}
+        self._streams: dict[int, _StreamState] = {}
+        self._next_id = 0
+        self._closed = False
+        # Generations whose exit we caused (close/shutdown), with the reason
+        # pending calls are given; any other exit is a crash.
+        self._exit_reasons: dict[int, str] = {}
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.restarts = 0
+
+    # ------------------------------------------------------------------ info
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id, or None when none is running."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent by this client and not yet answered."""
+        return len(self._pending) + len(self._streams)
+
+    # -------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Start the worker now instead of on the first call (configuration included)."""
+        await self._ensure_started()
+
+    async def __aenter__(self) -> WorkerClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Stop the worker: cancel what is in flight, close its stdin, wait, then kill.
+
+        In-flight requests are cancelled first because whoever closes the
+        client no longer wants their answers; then stdin EOF lets the worker
+        exit on its own (0), and only a worker that does not is terminated.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        proc = self._proc
+        if proc is None:
+            return
+        gen = self._gen
+        self._exit_reasons[gen] = "the client was closed before the worker answered"
+        for rid in list(self._pending) + list(self._streams):
+            self._send_cancel_nowait(rid, gen)
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        except Exception:  # pragma: no cover - already gone
+            pass
+        limit = self._close_timeout if timeout is None else timeout
+        try:
+            await asyncio.wait_for(proc.wait(), limit)
+        except asyncio.TimeoutError:
+            logger.warning("worker %s did not exit within %.1fs of stdin EOF; terminating", proc.pid, limit)
+            try:
+                proc.terminate()
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except (asyncio.TimeoutError, ProcessLookupError):
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass
+                await proc.wait()
+        for task in (self._reader_task, self._stderr_task):
+            if task is not None and not task.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(task), 2.0)
+                except (asyncio.TimeoutError, Exception):
+                    task.cancel()
+
+    async def _ensure_started(self) -> int:
+        """Return the generation of a running worker, spawning one if needed."""
+        if self._closed:
+            raise WorkerClosed(None, "the WorkerClient is closed", "closed")
+        loop = asyncio.get_running_loop()
+        if self._proc is not None and self._loop is loop:
+            return self._gen
+        if self._loop is not None and self._loop is not loop and self._proc is not None:
+            self._forget_foreign_worker()
+        if self._start_lock is None or self._start_lock_loop is not loop:
+            self._start_lock = asyncio.Lock()
+            self._start_lock_loop = loop
+        async with self._start_lock:
+            if self._closed:
+                raise WorkerClosed(None, "the WorkerClient is closed", "closed")
+            if self._proc is None:
+                await self._spawn(loop)
+            return self._gen
+
+    def _forget_foreign_worker(self) -> None:
+        """The worker belongs to another (probably finished) event loop: drop it."""
+        proc = self._proc
+        self._proc = None
+        # Futures of the old loop can never be completed from this one.
+        self._pending.clear()
+        self._streams.clear()
+        if proc is not None and proc.returncode is None:
+            try:
+                os.kill(proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        logger.info("event loop changed; the worker of the previous loop was stopped")
+
+    async def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
+        path = find_worker_binary(self._worker_path)
+        proc = await asyncio.create_subprocess_exec(
+            path,
+            *self._args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self._env,
+            limit=self._read_limit,
+        )
+        if self._gen > 0:
+            self.restarts += 1
+        self._gen += 1
+        gen = self._gen
+        self._proc = proc
+        self._loop = loop
+        self._stderr_tail.clear()
+        self._stderr_task = loop.create_task(self._stderr_loop(proc))
+        self._reader_task = loop.create_task(self._read_loop(proc, gen))
+        logger.debug("started worker %s (pid %s)", path, proc.pid)
+        try:
+            for params in self._replay_config():
+                self.effective_config = await self._call("configure", params, gen, None)
+        except BaseException:
+            # A worker that is up but not configured as asked would answer with
+            # the wrong provider: stop it, so the next call tries again cleanly.
+            if self._proc is proc:
+                self._proc = None
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
+            raise
+
+    # ------------------------------------------------------------ configuration
+    def _remember_config(self, params: dict[str, Any], result: Any) -> None:
+        provider = params.get("provider")
+        if provider is None and isinstance(result, dict) and isinstance(result.get("provider"), str):
+            provider = result["provider"]
+        if provider is None:
+            provider = self._active_provider
+        settings = {k: v for k, v in params.items() if k != "provider"}
+        merged = self._provider_settings.pop(provider, {})
+        merged.update(settings)
+        # Re-insert so the active provider is replayed last.
+        self._provider_settings[provider] = merged
+        self._active_provider = provider
+
+    def _replay_config(self) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = []
+        for provider, settings in self._provider_settings.items():
+            params = dict(settings)
+            if provider is not None:
+                params["provider"] = provider
+            calls.append(params)
+        return calls
+
+    # ------------------------------------------------------------ I/O plumbing
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _encode(self, message: dict[str, Any]) -> bytes:
+        try:
+            text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise InvalidParamsError(
+                -32602, f"request params are not JSON-serializable: {exc}", "invalid_params", data={"field": "params"}
+            ) from exc
+        line = text.encode("utf-8", errors="replace") + b"\n"
+        if len(line) > self._max_line_bytes:
+            raise InvalidParamsError(
+                -32602,
+                f"request is {len(line)} bytes, more than the {self._max_line_bytes} bytes the worker accepts on one line",
+                "invalid_params",
+                data={"field": "params"},
+            )
+        return line
+
+    def _write(self, line: bytes, gen: int) -> None:
+        """Write one whole line; a single write keeps lines from interleaving."""
+        proc = self._proc
+        if proc is None or gen != self._gen or proc.stdin is None or proc.stdin.is_closing():
+            raise WorkerCrashed(None, "the worker exited before the request could be sent", "crashed")
+        try:
+            proc.stdin.write(line)
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            raise WorkerCrashed(None, f"could not write to the worker: {exc}", "crashed") from exc
+
+    async def _drain(self, gen: int) -> None:
+        proc = self._proc
+        if proc is None or gen != self._gen or proc.stdin is None:
+            return
+        try:
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            raise WorkerCrashed(None, f"could not write to the worker: {exc}", "crashed") from exc
+
+    def _send_cancel_nowait(self, request_id: int, gen: int) -> None:
+        """Fire a ``cancel`` notification without awaiting (usable from cancellation paths)."""
+        if self._proc is None or gen != self._gen:
+            return
+        try:
+            self._write(self._encode({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}}), gen)
+        except WorkerError:
+            pass
+
+    def _abandon_stream(self, request_id: int, gen: int) -> None:
+        state = self._streams.pop(request_id, None)
+        if state is not None and not state.final:
+            self._send_cancel_nowait(request_id, gen)
+
+    async def _read_loop(self, proc: asyncio.subprocess.Process, gen: int) -> None:
+        reader = proc.stdout
+        assert reader is not None
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except ValueError as exc:  # a line over read_limit: the stream is no longer framed
+                    logger.error("worker wrote a line longer than %d bytes (%s); stopping it", self._read_limit, exc)
+                    try:
+                        proc.kill()
+                    except ProcessLookupError:
+                        pass
+                    break
+                if not line:
+                    break
+                self._handle_line(line)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # pragma: no cover - a reader bug must not hang callers
+            logger.exception("worker reader failed")
+        finally:
+            await self._on_worker_exit(proc, gen)
+
+    def _handle_line(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            logger.warning("worker wrote a line that is not JSON: %r", line[:200])
+            return
+        if isinstance(message, list):
+            for item in message:
+                self._handle_message(item)
+        else:
+            self._handle_message(message)
+
+    def _handle_message(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            logger.warning("worker wrote a JSON value that is not a message: %r", message)
+            return
+        method = message.get("method")
+        if method is not None:
+            params = message.get("params")
+            if method == _DELTA_METHOD and isinstance(params, dict):
+                state = self._streams.get(params.get("id"))  # type: ignore[arg-type]
+                if state is not None:
+                    state.push(params)
+                # else: a late delta of a stream we already abandoned.
+            else:
+                logger.debug("worker notification %s: %r", method, params)
+            return
+        request_id = message.get("id")
+        if isinstance(request_id, bool) or not isinstance(request_id, int):
+            error = message.get("error")
+            logger.warning("worker answered a request it could not identify (id %r): %r", request_id, error)
+            return
+        state = self._streams.pop(request_id, None)
+        if state is not None:
+            if "error" in message:
+                state.finish(error=error_from_response(message["error"]))
+            else:
+                state.finish(result=message.get("result"))
+            return
+        entry = self._pending.get(request_id)
+        if entry is None:
+            return  # answer to an abandoned or cancelled call
+        future = entry[1]
+        if future.done():
+            return
+        if "error" in message:
+            future.set_exception(error_from_response(message["error"]))
+        else:
+            future.set_result(message.get("result"))
+
+    async def _stderr_loop(self, proc: asyncio.subprocess.Process) -> None:
+        reader = proc.stderr
+        assert reader is not None
+        pid = proc.pid
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError:
+                raw = await reader.read(65536)
+            except Exception:
+                return
+            if not raw:
+                return
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not text:
+                continue
+            self._stderr_tail.append(text)
+            worker_logger.log(_stderr_level(text), "[worker %s] %s", pid, text)
+
+    async def _on_worker_exit(self, proc: asyncio.subprocess.Process, gen: int) -> None:
+        """Fail every call pending on this worker, then forget it."""
+        if self._proc is proc:
+            self._proc = None  # the next call spawns a fresh worker
+        try:
+            returncode: int | None = await asyncio.wait_for(proc.wait(), 2.0)
+        except (asyncio.TimeoutError, Exception):
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
+            returncode = proc.returncode
+        stderr_task = self._stderr_task
+        if stderr_task is not None and not stderr_task.done():
+            await asyncio.wait({stderr_task}, timeout=0.5)
+        expected = self._exit_reasons.pop(gen, None)
+        closing = expected is not None
+        if expected is not None:
+            reason = expected
+        else:
+            reason = f"the worker process (pid {proc.pid}) exited with status {returncode}"
+            tail = list(self._stderr_tail)[-3:]
+            if tail:
+                reason += "; its last words on stderr: " + " | ".join(tail)
+            logger.error("%s; failing its pending calls", reason)
+
+        def make_error() -> WorkerError:
+            if closing:
+                return WorkerClosed(None, reason, "closed", data={"returncode": returncode})
+            return WorkerCrashed(None, reason, "crashed", data={"returncode": returncode, "pid": proc.pid})
+
+        for request_id, (entry_gen, future) in list(self._pending.items()):
+            if entry_gen == gen and not future.done():
+                future.set_exception(make_error())
+        for request_id, state in list(self._streams.items()):
+            if state.gen == gen:
+                del self._streams[request_id]
+                state.finish(error=make_error())
+
+    # ------------------------------------------------------------- requests
+    async def _call(self, method: str, params: dict[str, Any] | None, gen: int, timeout: float | None) -> Any:
+        """Send one request to worker generation ``gen`` and wait for its answer."""
+        loop = asyncio.get_running_loop()
+        request_id = self._new_id()
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        line = self._encode(message)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending[request_id] = (gen, future)
+        sent = False
+        try:
+            self._write(line, gen)
+            sent = True
+            await self._drain(gen)
+            if timeout is None:
+                return await future
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except asyncio.TimeoutError:
+                if method != "cancel":
+                    self._send_cancel_nowait(request_id, gen)
+                raise WorkerTimeoutError(
+                    None, f"no answer from the worker to {method} within {timeout:g}s", "timeout"
+                ) from None
+        except asyncio.CancelledError:
+            # Awaiting the future directly cancels it too; only an answer that
+            # already arrived makes the cancel unnecessary.
+            answered = future.done() and not future.cancelled()
+            if sent and method != "cancel" and not answered:
+                self._send_cancel_nowait(request_id, gen)
+            raise
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def request(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
+        """Call any worker method; the typed helpers below are thin wrappers of this.
+
+        Cancelling the awaiting task, or ``timeout`` running out, sends
+        ``cancel`` for the request so the worker stops working on it.
+        """
+        gen = await self._ensure_started()
+        return await self._call(method, params, gen, timeout)
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Send a notification (no answer is expected, none comes)."""
+        gen = await self._ensure_started()
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._write(self._encode(message), gen)
+        await self._drain(gen)
+
+    async def configure(self, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> dict[str, Any]:
+        """Set provider settings (partial updates merge); returns the effective config.
+
+        The settings are remembered and re-applied to any worker this client
+        starts later (after a crash).  ``api_key`` stays in this process's
+        memory for that purpose; the worker never echoes it back.
+        """
+        merged: dict[str, Any] = dict(params or {})
+        merged.update(kwargs)
+        gen = await self._ensure_started()
+        result = await self._call("configure", merged, gen, None)
+        self._remember_config(merged, result)
+        if isinstance(result, dict):
+            self.effective_config = result
+        return result
+
+    @staticmethod
+    def _chat_params(
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: Any,
+        model: str | None,
+        temperature: float | None,
+        max_tokens: int | None,
+        extra: dict[str, Any] | None,
+        more: dict[str, Any],
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"messages": messages}
+        if tools:
+            params["tools"] = tools
+        if tool_choice is not None:
+            params["tool_choice"] = tool_choice
+        if model is not None:
+            params["model"] = model
+        if temperature is not None:
+            params["temperature"] = temperature
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        if extra:
+            params["extra"] = extra
+        params.update({k: v for k, v in more.items() if v is not None})
+        return params
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        **more: Any,
+    ) -> dict[str, Any]:
+        """One non-streaming completion; returns the ChatResult dict."""
+        params = self._chat_params(messages, tools, tool_choice, model, temperature, max_tokens, extra, more)
+        return await self.request("chat", params, timeout=timeout)
+
+    def chat_stream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extra: dict[str, Any] | None = None,
+        **more: Any,
+    ) -> ChatStream:
+        """A streaming completion: iterate the returned :class:`ChatStream` for deltas.
+
+        Nothing is sent until the stream is iterated (or started), so creating
+        one is free and needs no ``await``.
+        """
+        params = self._chat_params(messages, tools, tool_choice, model, temperature, max_tokens, extra, more)
+        return ChatStream(self, params)
+
+    async def _start_stream(self, stream: ChatStream) -> None:
+        gen = await self._ensure_started()
+        state = stream._state
+        request_id = self._new_id()
+        line = self._encode({"jsonrpc": "2.0", "id": request_id, "method": "chatStream", "params": stream._params})
+        state.id = request_id
+        state.gen = gen
+        self._streams[request_id] = state
+        try:
+            self._write(line, gen)
+        except BaseException:
+            self._streams.pop(request_id, None)
+            raise
+        stream._mark_sent()
+        await self._drain(gen)
+
+    async def list_models(
+        self,
+        provider: str | None = None,
+        *,
+        supports_tools: bool | None = None,
+        refresh: bool | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """The provider's models: ``{provider, models: [...], cached}``."""
+        params: dict[str, Any] = {}
+        if provider is not None:
+            params["provider"] = provider
+        if supports_tools is not None:
+            params["supports_tools"] = supports_tools
+        if refresh is not None:
+            params["refresh"] = refresh
+        return await self.request("listModels", params, timeout=timeout)
+
+    async def probe(self, params: Mapping[str, Any] | None = None, /, *, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Test a configuration end to end (current one plus ``params``) without saving it."""
+        merged: dict[str, Any] = dict(params or {})
+        merged.update(kwargs)
+        return await self.request("probe", merged, timeout=timeout)
+
+    async def ping(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """``{ok, version, in_flight}``; starts the worker if needed."""
+        return await self.request("ping", None, timeout=timeout)
+
+    async def cancel(self, request_id: int, *, wait: bool = False) -> bool | None:
+        """Cancel a request by id.
+
+        By default a notification (fire and forget, what barge-in needs); with
+        ``wait=True`` a request, returning whether the worker found it running.
+        """
+        if wait:
+            result = await self.request("cancel", {"id": request_id})
+            return bool(result.get("cancelled")) if isinstance(result, dict) else None
+        await self.notify("cancel", {"id": request_id})
+        return None
+
+    async def shutdown(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Ask the worker to exit after its in-flight requests; the client stays usable.
+
+        The next call after the worker has exited starts a new one.
+        """
+        gen = await self._ensure_started()
+        self._exit_reasons[gen] = "the worker was shut down before it answered"
+        return await self._call("shutdown", None, gen, timeout)

@@ -1,0 +1,456 @@
+"""``WorkerProvider``: a drop-in CAAL LLM provider backed by the worker.
+
+CAAL's ``llm_node`` talks to provider objects (``caal.llm.providers.base.
+LLMProvider``).  This class is one of them, so switching CAAL to the worker is
+one changed import::
+
+    # before: from caal.llm.providers import create_provider_from_settings
+    from caal_llm_worker.provider import create_provider_from_settings
+
+When ``caal`` is importable the provider subclasses CAAL's ``LLMProvider`` and
+returns CAAL's own ``LLMResponse`` / ``ToolCall`` / ``TokenUsage``; otherwise it
+uses local dataclasses with identical fields, so the same file works inside
+and outside CAAL (and in this package's tests, which have no CAAL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .client import WorkerClient
+
+__all__ = [
+    "WorkerProvider",
+    "LLMResponse",
+    "ToolCall",
+    "TokenUsage",
+    "create_provider_from_settings",
+    "USING_CAAL_TYPES",
+    "GROQ_BASE_URL",
+    "OPENROUTER_BASE_URL",
+]
+
+logger = logging.getLogger("caal_llm_worker.provider")
+
+GROQ_BASE_URL = "https://api.groq.com/openai/v1"
+OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
+
+# The providers the worker serves, spelled as CAAL spells them.
+_WORKER_PROVIDERS = ("openai_compatible", "openrouter", "mock")
+
+
+@dataclass
+class _LocalToolCall:
+    """Normalized tool call representation (same fields as CAAL's ToolCall)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class _LocalTokenUsage:
+    """Token counts from an LLM API call (same fields as CAAL's TokenUsage)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class _LocalLLMResponse:
+    """Normalized LLM response representation (same fields as CAAL's LLMResponse)."""
+
+    content: str | None
+    tool_calls: list[Any]
+    usage: Any = None
+
+
+class _LocalLLMProvider:
+    """Stand-in base class when CAAL is not installed (WorkerProvider overrides everything)."""
+
+    @property
+    def supports_think(self) -> bool:
+        return False
+
+
+try:  # Inside CAAL: be a real CAAL provider returning CAAL's own types.
+    from caal.llm.providers.base import LLMProvider as _BaseProvider  # type: ignore[import-not-found]
+    from caal.llm.providers.base import LLMResponse, ToolCall  # type: ignore[import-not-found]
+
+    try:
+        from caal.llm.providers.base import TokenUsage  # type: ignore[import-not-found]
+    except ImportError:  # older CAAL without usage tracking
+        TokenUsage = _LocalTokenUsage  # type: ignore[misc,assignment]
+    USING_CAAL_TYPES = True
+except ImportError:
+    _BaseProvider = _LocalLLMProvider  # type: ignore[misc,assignment]
+    LLMResponse = _LocalLLMResponse  # type: ignore[misc,assignment]
+    ToolCall = _LocalToolCall  # type: ignore[misc,assignment]
+    TokenUsage = _LocalTokenUsage  # type: ignore[misc,assignment]
+    USING_CAAL_TYPES = False
+
+_RESPONSE_HAS_USAGE = any(f.name == "usage" for f in dataclasses.fields(LLMResponse))  # type: ignore[arg-type]
+
+# Per-call options a caller may pass through **kwargs; anything else is ignored
+# (CAAL's providers also accept and ignore unknown options).
+_CALL_OPTIONS = ("model", "temperature", "max_tokens", "extra", "timeout")
+
+
+def _ollama_error(settings: Mapping[str, Any]) -> ValueError:
+    host = str(settings.get("ollama_host") or os.environ.get("OLLAMA_HOST") or "http://localhost:11434").rstrip("/")
+    model = settings.get("ollama_model") or "qwen3:8b"
+    return ValueError(
+        "llm_provider 'ollama' is not served by caal-llm-worker, which speaks the OpenAI wire format. "
+        f"Reach Ollama through its OpenAI-compatible endpoint instead: set llm_provider to 'openai_compatible', "
+        f"openai_base_url to '{host}/v1' and openai_model to '{model}'. "
+        "num_ctx and think are not carried over that way: set the context size on the Ollama side "
+        "(for example in a Modelfile), and thinking is kept out of the spoken answer by the worker."
+    )
+
+
+class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
+    """CAAL LLM provider that runs every request through ``caal-llm-worker``.
+
+    Args:
+        provider: ``"openai_compatible"``, ``"openrouter"`` or ``"mock"``
+            (``"groq"`` is accepted and means openai_compatible at Groq's
+            OpenAI-compatible endpoint).
+        model: model name as the server knows it.
+        base_url: server URL (``.../v1``); OpenRouter's is the default there.
+        api_key: optional; without one no Authorization header is sent (the
+            worker still falls back to OPENAI_API_KEY / OPENROUTER_API_KEY).
+        temperature, max_tokens: defaults for every request (CAAL's: 0.7, 4096).
+        headers: extra HTTP headers for the upstream.
+        config: further ``configure`` params (timeouts, ``max_retries``,
+            ``fallback_models``, ``strip_think``, ``mock``...).
+        worker_path, worker_args, worker_env: how to start the worker
+            (binary, extra arguments, environment; default: inherit ours).
+        client: an existing :class:`WorkerClient` to use instead of starting
+            one.  A worker has one active configuration, so share a client
+            only between providers with the same settings.
+
+    The worker is started lazily, on the first call.
+    """
+
+    def __init__(
+        self,
+        provider: str = "openai_compatible",
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        temperature: float | None = 0.7,
+        max_tokens: int | None = 4096,
+        *,
+        headers: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        worker_path: str | os.PathLike[str] | None = None,
+        worker_args: Iterable[str] = (),
+        worker_env: Mapping[str, str] | None = None,
+        client: WorkerClient | None = None,
+    ) -> None:
+        name = (provider or "").lower()
+        if name == "ollama":
+            raise _ollama_error({"ollama_model": model, "ollama_host": base_url})
+        if name == "groq":
+            name = "openai_compatible"
+            base_url = base_url or GROQ_BASE_URL
+        if name not in _WORKER_PROVIDERS:
+            raise ValueError(
+                f"Unknown LLM provider for caal-llm-worker: {provider!r}. "
+                "Supported providers: openai_compatible, openrouter, groq (via openai_compatible), mock"
+            )
+        if name == "openrouter" and not (api_key or os.environ.get("OPENROUTER_API_KEY")):
+            raise ValueError(
+                "OpenRouter API key required. Pass api_key or set the OPENROUTER_API_KEY environment variable."
+            )
+        self._provider = name
+        self._model = model
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self._temperature = temperature
+        self._max_tokens = max_tokens
+        self._last_usage: Any = None
+
+        worker_config: dict[str, Any] = {"provider": name}
+        if model is not None:
+            worker_config["model"] = model
+        if self._base_url is not None:
+            worker_config["base_url"] = self._base_url
+        if api_key:
+            worker_config["api_key"] = api_key
+        if temperature is not None:
+            worker_config["temperature"] = temperature
+        if max_tokens is not None:
+            worker_config["max_tokens"] = max_tokens
+        if headers:
+            worker_config["headers"] = dict(headers)
+        if config:
+            worker_config.update(config)
+        self._worker_config = worker_config
+
+        if client is None:
+            client = WorkerClient(worker_path, args=worker_args, env=worker_env, config=worker_config)
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self._client = client
+        self._configured = self._owns_client
+
+        logger.debug("WorkerProvider initialized: %s %s at %s", name, model, self._base_url)
+
+    # ------------------------------------------------------------- settings
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], **kwargs: Any) -> WorkerProvider:
+        """Build from a CAAL settings dict, with CAAL's keys, defaults and env fallbacks.
+
+        Mirrors ``caal.llm.providers.create_provider_from_settings``:
+        ``openai_compatible`` (``openai_base_url``, ``openai_model``,
+        ``openai_api_key`` or OPENAI_API_KEY), ``openrouter``
+        (``openrouter_model``, ``openrouter_api_key`` or OPENROUTER_API_KEY,
+        required), ``groq`` (``groq_model``, ``groq_api_key`` or GROQ_API_KEY,
+        served as openai_compatible at Groq's endpoint).  ``ollama``, CAAL's
+        default, raises a ValueError saying how to reach Ollama instead.
+        ``kwargs`` go to the constructor (``worker_path``, ``config``...).
+        """
+        name = str(settings.get("llm_provider") or "ollama").lower()
+
+        def temperature(default: float) -> float:
+            value = settings.get("temperature")
+            return float(value) if value is not None else default
+
+        if name == "ollama":
+            raise _ollama_error(settings)
+        if name == "openai_compatible":
+            return cls(
+                provider="openai_compatible",
+                model=settings.get("openai_model") or "gpt-3.5-turbo",
+                base_url=settings.get("openai_base_url") or "http://localhost:8000/v1",
+                api_key=settings.get("openai_api_key") or os.environ.get("OPENAI_API_KEY"),
+                temperature=temperature(0.7),
+                **kwargs,
+            )
+        if name == "openrouter":
+            api_key = settings.get("openrouter_api_key") or os.environ.get("OPENROUTER_API_KEY")
+            if not api_key:
+                raise ValueError(
+                    "OpenRouter API key required. Set openrouter_api_key in settings "
+                    "or OPENROUTER_API_KEY environment variable."
+                )
+            return cls(
+                provider="openrouter",
+                model=settings.get("openrouter_model") or "openai/gpt-4",
+                api_key=api_key,
+                temperature=temperature(0.7),
+                **kwargs,
+            )
+        if name == "groq":
+            api_key = settings.get("groq_api_key") or os.environ.get("GROQ_API_KEY")
+            if not api_key:
+                raise ValueError(
+                    "Groq API key required. Set groq_api_key in settings or GROQ_API_KEY environment variable."
+                )
+            return cls(
+                provider="openai_compatible",
+                model=settings.get("groq_model") or "llama-3.3-70b-versatile",
+                base_url=GROQ_BASE_URL,
+                api_key=api_key,
+                temperature=temperature(0.15),
+                **kwargs,
+            )
+        if name == "mock":
+            return cls(provider="mock", model=settings.get("mock_model"), temperature=temperature(0.7), **kwargs)
+        raise ValueError(
+            f"Unknown LLM provider: {name}. "
+            "Supported providers: openai_compatible, openrouter, groq (via openai_compatible), "
+            "mock (ollama: through openai_compatible at {ollama_host}/v1)"
+        )
+
+    # ------------------------------------------------------------ properties
+    @property
+    def provider_name(self) -> str:
+        """The worker's active provider as CAAL spells it, so CAAL's logs read as before."""
+        return self._provider
+
+    @property
+    def model(self) -> str:
+        if self._model:
+            return self._model
+        effective = self._client.effective_config or {}
+        return str(effective.get("model") or "")
+
+    @property
+    def temperature(self) -> float | None:
+        return self._temperature
+
+    @property
+    def base_url(self) -> str | None:
+        return self._base_url
+
+    @property
+    def client(self) -> WorkerClient:
+        """The underlying :class:`WorkerClient` (for list_models, probe, ping...)."""
+        return self._client
+
+    # ------------------------------------------------------------- plumbing
+    async def _ready(self) -> None:
+        # A shared client gets this provider's settings once, before first use.
+        if not self._configured:
+            await self._client.configure(self._worker_config)
+            self._configured = True
+
+    @staticmethod
+    def _call_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+        options = {k: kwargs[k] for k in _CALL_OPTIONS if kwargs.get(k) is not None}
+        ignored = sorted(k for k in kwargs if k not in _CALL_OPTIONS and k != "tool_choice")
+        if ignored:
+            logger.debug("WorkerProvider ignores options %s", ", ".join(ignored))
+        return options
+
+    @staticmethod
+    def _usage(result: Mapping[str, Any] | None) -> Any:
+        usage = result.get("usage") if result else None
+        if not isinstance(usage, dict):
+            return None
+        return TokenUsage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+
+    def _response(self, result: Mapping[str, Any]) -> Any:
+        tool_calls = []
+        for index, call in enumerate(result.get("tool_calls") or []):
+            arguments = call.get("arguments")
+            if not isinstance(arguments, dict):
+                arguments = call.get("arguments_raw", arguments)
+            tool_calls.append(
+                ToolCall(
+                    id=call.get("id") or f"call_{index}",
+                    name=call.get("name") or "",
+                    arguments=self.parse_tool_arguments(arguments),
+                )
+            )
+        usage = self._usage(result)
+        if _RESPONSE_HAS_USAGE:
+            return LLMResponse(content=result.get("content"), tool_calls=tool_calls, usage=usage)
+        return LLMResponse(content=result.get("content"), tool_calls=tool_calls)
+
+    # ------------------------------------------------------------------ chat
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Non-streaming completion, ``tool_choice: "auto"`` when tools are given.
+
+        Accepts ``model``, ``temperature``, ``max_tokens``, ``extra``,
+        ``tool_choice`` and ``timeout`` per call.  Raises the typed
+        :mod:`caal_llm_worker.errors` exceptions on failure.
+        """
+        options = self._call_options(kwargs)
+        tool_choice = (kwargs.get("tool_choice") or "auto") if tools else None
+        self._last_usage = None
+        await self._ready()
+        result = await self._client.chat(messages, tools=tools or None, tool_choice=tool_choice, **options)
+        response = self._response(result)
+        self._last_usage = self._usage(result)
+        return response
+
+    async def chat_stream(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[str]:
+        """Stream the answer's text; reasoning and tool-call deltas never reach the caller.
+
+        When tools are given (CAAL passes them so tool calls in the history
+        validate) ``tool_choice`` is ``"none"``: some servers would otherwise
+        answer with a tool call and the assistant would say nothing.  Leaving
+        the iteration early, or cancelling the task, cancels the request
+        upstream.  ``_last_usage`` is set when the stream completes.
+        """
+        options = self._call_options(kwargs)
+        options.pop("timeout", None)
+        self._last_usage = None
+        await self._ready()
+        stream = self._client.chat_stream(
+            messages, tools=tools or None, tool_choice="none" if tools else None, **options
+        )
+        try:
+            async for delta in stream:
+                piece = delta.get("content")
+                if piece:
+                    yield piece
+            self._last_usage = self._usage(stream.result)
+        finally:
+            stream.cancel()  # a no-op once finished; barge-in otherwise
+
+    # ------------------------------------------------------------- tool helpers
+    def prepare_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Tools are already in OpenAI format, which is what the worker forwards."""
+        return tools
+
+    def parse_tool_arguments(self, arguments: Any) -> dict[str, Any]:
+        """The worker already gives a dict; JSON strings are parsed for callers who pass raw ones."""
+        if isinstance(arguments, dict):
+            return arguments
+        if isinstance(arguments, str):
+            try:
+                parsed = json.loads(arguments) if arguments.strip() else {}
+            except json.JSONDecodeError:
+                logger.warning("Failed to parse tool arguments: %s", arguments)
+                return {}
+            return parsed if isinstance(parsed, dict) else {}
+        return {}
+
+    def format_tool_result(self, content: str, tool_call_id: str | None, tool_name: str) -> dict[str, Any]:
+        """OpenAI format: role ``tool`` with ``tool_call_id`` and ``name``."""
+        return {"role": "tool", "content": content, "tool_call_id": tool_call_id, "name": tool_name}
+
+    def format_tool_call_message(self, content: str | None, tool_calls: list[Any]) -> dict[str, Any]:
+        """Assistant message with tool calls, arguments as a JSON string (OpenAI wire format)."""
+        return {
+            "role": "assistant",
+            "content": content or "",
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {
+                        "name": call.name,
+                        "arguments": json.dumps(call.arguments)
+                        if isinstance(call.arguments, dict)
+                        else str(call.arguments),
+                    },
+                }
+                for call in tool_calls
+            ],
+        }
+
+    # ------------------------------------------------------------------ extras
+    async def list_models(self, *, supports_tools: bool | None = None, refresh: bool | None = None) -> list[dict[str, Any]]:
+        """The provider's models (for a settings page's model picker)."""
+        await self._ready()
+        result = await self._client.list_models(supports_tools=supports_tools, refresh=refresh)
+        return list(result.get("models") or [])
+
+    async def probe(self) -> dict[str, Any]:
+        """End-to-end test of this configuration (models, chat, stream, tools)."""
+        await self._ready()
+        return await self._client.probe(self._worker_config)
+
+    async def aclose(self) -> None:
+        """Stop the worker this provider started (a shared client is left alone)."""
+        if self._owns_client:
+            await self._client.close()
+
+
+def create_provider_from_settings(settings: Mapping[str, Any], **kwargs: Any) -> WorkerProvider:
+    """Drop-in for CAAL's function of the same name (see :meth:`WorkerProvider.from_settings`)."""
+    return WorkerProvider.from_settings(settings, **kwargs)
