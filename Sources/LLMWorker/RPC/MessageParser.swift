@@ -44,6 +44,9 @@ enum MessageParser {
     }
 
     static func parse(_ line: Data) -> Parsed {
+        // JSON text is UTF-8 (RFC 8259); the decoder would otherwise report bad bytes as whatever field held them.
+        let isUTF8 = line.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
+        guard isUTF8 else { return .failure(.parseError("the line is not valid UTF-8")) }
         switch line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
         case UInt8(ascii: "{"):
             do {
