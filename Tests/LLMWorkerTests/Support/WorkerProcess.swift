@@ -185,14 +185,14 @@ final class WorkerProcess: @unchecked Sendable {
                 let chunk = buffer[0..<count]
                 if isStdout {
                     stdoutBytes.append(contentsOf: chunk)
-                    for byte in chunk {
-                        if byte == 0x0A {
-                            lines.append(partialLine)
-                            partialLine = []
-                        } else {
-                            partialLine.append(byte)
-                        }
+                    var rest = chunk[...]
+                    while let newline = rest.firstIndex(of: 0x0A) {
+                        partialLine.append(contentsOf: rest[..<newline])
+                        lines.append(partialLine)
+                        partialLine = []
+                        rest = rest[(newline + 1)...]
                     }
+                    partialLine.append(contentsOf: rest)
                 } else {
                     stderrBytes.append(contentsOf: chunk)
                 }
