@@ -30,6 +30,22 @@ final class LifecycleTests: XCTestCase {
         }
     }
 
+    /// `cat requests.jsonl | caal-llm-worker`: the input ends right after the last request, before the worker
+    /// has started on most of them; every one is still served (none refused as "shutting down").
+    func testEveryRequestReadBeforeTheEndOfInputIsServed() throws {
+        for round in 0..<5 {
+            let worker = try startWorker(["--provider", "mock"])
+            let lines = (0..<500).map { RPC.request($0 % 2 == 0 ? "chat" : "listModels", RPC.chatParams(), id: .number("\($0)")).text }
+            try worker.sendRaw(Array((lines.joined(separator: "\n") + "\n").utf8))
+            XCTAssertEqual(try worker.finish(), 0)
+            let replies = try worker.remainingMessages()
+            XCTAssertEqual(replies.count, 500)
+            for reply in replies {
+                XCTAssertNotNil(reply["result"], "round \(round): \(reply)")
+            }
+        }
+    }
+
     func testEndOfInputPastTheGraceCancelsWhatIsLeft() throws {
         let worker = try startMockWorker(arguments: ["--shutdown-grace", "0.5"])
         try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stream"))
