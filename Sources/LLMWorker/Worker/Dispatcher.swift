@@ -50,8 +50,10 @@ final class Dispatcher: Sendable {
         }
         let token = worker.inFlight.begin(id: message.id)
         let settings = worker.configuration.snapshot()
+        let shuttingDown = worker.lifecycle.isShuttingDown
+        if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
         let task = Task { [self] in
-            if let response = await execute(message, token: token, settings: settings) {
+            if let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown) {
                 worker.inFlight.markAnswered(token)
                 await worker.writer.send(response)
             }
@@ -78,8 +80,10 @@ final class Dispatcher: Sendable {
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
+                let shuttingDown = worker.lifecycle.isShuttingDown
+                if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
                 let task = Task { [self] in
-                    let response = await execute(message, token: token, settings: settings)
+                    let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown)
                     worker.inFlight.markAnswered(token)
                     return response
                 }
@@ -121,7 +125,10 @@ final class Dispatcher: Sendable {
     }
 
     /// Runs one request; returns its response line, or nil for a notification.
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?) async -> Data? {
+    /// `shuttingDown` is read on the reader thread with the line: a request that arrived before the end of input
+    /// (or before `shutdown` took effect) is served even if its task starts after.
+    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?,
+                         shuttingDown: Bool) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, settings: settings)
         let response: Data
         do {
@@ -130,7 +137,7 @@ final class Dispatcher: Sendable {
                 worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
                 return nil
             }
-            if worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
+            if shuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
                 throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
                                data: .object(["kind": .string("shutting_down")]))
             }

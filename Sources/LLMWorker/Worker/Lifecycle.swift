@@ -29,7 +29,9 @@ final class Lifecycle: @unchecked Sendable {
         _ = await worker.inFlight.waitUntil(atMost: own, timeout: 2)
     }
 
-    private func markShuttingDown() {
+    /// Called on the reader thread as soon as the end is known (a `shutdown` line, the end of input, a signal):
+    /// the lines read after it are refused, the ones read before are served.
+    func markShuttingDown() {
         lock.lock()
         shuttingDown = true
         lock.unlock()
@@ -43,6 +45,7 @@ final class Lifecycle: @unchecked Sendable {
             clientGone(worker)
             return
         }
+        markShuttingDown()
         worker.logger.info("\(reason): finishing \(worker.inFlight.count) request(s) in flight")
         Task {
             await drainForShutdown(worker, grace: grace, keeping: nil)
