@@ -125,6 +125,13 @@ enum ServerShape: String, CaseIterable, Sendable {
         self == .openRouter ? "OpenAI" : .null
     }
 
+    /// `usage` in the result for `usage` reported by this server (OpenRouter adds its `cost`).
+    func expectedUsage(_ usage: FixtureUsage) -> JSON {
+        guard self == .openRouter, var object = usage.expected.object else { return usage.expected }
+        object["cost"] = 0.0000213
+        return .object(object)
+    }
+
     /// A tool-call id in this server's style, for call number `n`.
     func toolCallID(_ n: Int) -> String {
         switch self {
