@@ -30,6 +30,7 @@ struct ToolCallAssembler: Sendable {
             if let arguments = fragment.arguments { pending.arguments += arguments }
             calls[index] = pending
             lastIndex = index
+            guard fragment.carriesSomething else { continue }
             var out = fragment
             out.index = index
             normalized.append(out)
