@@ -123,4 +123,28 @@ final class ServerShapeStreamTests: XCTestCase {
         XCTAssertEqual(checkDeltas(deltas, id: 1).toolFragments,
                        [["index": 0, "id": .string(calls[0].id), "name": "get_weather", "arguments": #"{"city":"Paris"}"#]])
     }
+
+    /// Some servers and proxies repeat `id` and `name` in every fragment of a call. The client is promised them
+    /// with the first fragment only (accumulators that concatenate names would get "get_weatherget_weather").
+    func testRepeatedIdAndNameAreForwardedWithTheFirstFragmentOnly() throws {
+        let server = try MockHTTPServer()
+        let shape = ServerShape.openAI
+        var pieces: [SSEPiece] = [.data(shape.chunk(["role": "assistant", "content": nil], finishReason: .null))]
+        for piece in [#"{"city""#, #": "Lyon"}"#] {
+            let fragment: JSON = ["index": 0, "id": "call_rep", "type": "function",
+                                  "function": ["name": "get_weather", "arguments": .string(piece)]]
+            pieces.append(.data(shape.chunk(["tool_calls": [fragment]], finishReason: .null)))
+        }
+        pieces += [.data(shape.chunk([:], finishReason: "tool_calls")), .done]
+        server.enqueue(SSEBody(pieces).response(delay: 0.002))
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        let transcript = checkDeltas(deltas, id: 1)
+        XCTAssertEqual(transcript.toolFragments.first, ["index": 0, "id": "call_rep", "name": "get_weather", "arguments": #"{"city""#])
+        XCTAssertEqual(transcript.toolArguments, [0: #"{"city": "Lyon"}"#])
+        assertChatResult(response, id: 1, expectedResult(
+            content: nil,
+            toolCalls: [expectedToolCall(id: "call_rep", name: "get_weather", arguments: ["city": "Lyon"], raw: #"{"city": "Lyon"}"#)],
+            finishReason: "tool_calls", model: shape.model))
+    }
 }
