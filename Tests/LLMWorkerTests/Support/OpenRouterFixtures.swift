@@ -235,3 +235,24 @@ func receivedRequests(_ server: MockHTTPServer, count: Int, file: StaticString =
                   file: file, line: line)
     return server.requests
 }
+
+/// Checks the envelope of each `chatStream.delta` (id, indexes 0, 1, 2, …, only known keys, something in each)
+/// and returns the concatenated content and reasoning. Boundaries between deltas depend on network reads, so
+/// tests compare the concatenations.
+@discardableResult
+func joinedDeltas(_ deltas: [JSON], id: JSON, file: StaticString = #filePath, line: UInt = #line) -> (content: String, reasoning: String) {
+    var content = ""
+    var reasoning = ""
+    for (position, delta) in deltas.enumerated() {
+        XCTAssertEqual(delta.keys, ["jsonrpc", "method", "params"], "\(delta)", file: file, line: line)
+        XCTAssertEqual(delta["method"], "chatStream.delta", file: file, line: line)
+        let params = delta["params"] ?? .null
+        XCTAssertTrue(params.keys.isSubset(of: ["id", "index", "content", "reasoning", "tool_calls"]), "\(delta)", file: file, line: line)
+        XCTAssertGreaterThan(params.keys.count, 2, "an empty delta: \(delta)", file: file, line: line)
+        XCTAssertEqual(params["id"], id, file: file, line: line)
+        XCTAssertEqual(params["index"]?.int, position, file: file, line: line)
+        content += params["content"]?.string ?? ""
+        reasoning += params["reasoning"]?.string ?? ""
+    }
+    return (content, reasoning)
+}
