@@ -94,8 +94,11 @@ public struct ConfigureParams: Decodable, Sendable {
         if let retries = maxRetries.value, !(0...10).contains(retries) {
             throw InvalidParams(field: "max_retries", "must be an integer from 0 to 10, got \(retries)")
         }
-        for name in (headers.value ?? [:]).keys.sorted() {
+        for (name, value) in (headers.value ?? [:]).sorted(by: { $0.key < $1.key }) {
             try ParamRules.checkHeaderName(name, field: "headers.\(name)")
+            if value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+                throw InvalidParams(field: "headers.\(name)", "may not contain line breaks")
+            }
         }
         if let key = apiKey.value, key.contains(where: { $0 == "\r" || $0 == "\n" }) {
             throw InvalidParams(field: "api_key", "may not contain line breaks")

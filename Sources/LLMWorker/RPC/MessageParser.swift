@@ -44,6 +44,9 @@ enum MessageParser {
     }
 
     static func parse(_ line: Data) -> Parsed {
+        // JSON text is UTF-8 (RFC 8259); the decoder would otherwise report bad bytes as whatever field held them.
+        let isUTF8 = line.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
+        guard isUTF8 else { return .failure(.parseError("the line is not valid UTF-8")) }
         switch line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
         case UInt8(ascii: "{"):
             do {
@@ -95,6 +98,9 @@ enum MessageParser {
         case .object:
             params = .inMessage(line)
         case .other:
+            // A notification is never answered, not even with an error: it goes on as a message whose params
+            // fail to decode, which the dispatcher drops silently like any other failing notification.
+            guard envelope.hasID else { return .message(IncomingMessage(id: nil, method: method, params: .inMessage(line))) }
             return .invalid(replyID, InvalidParams(field: "params", "must be an object of named params").rpcError)
         }
         return .message(IncomingMessage(id: envelope.hasID ? replyID : nil, method: method, params: params))

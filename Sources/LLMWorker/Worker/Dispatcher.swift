@@ -140,10 +140,11 @@ final class Dispatcher: Sendable {
         switch error {
         case let error as RPCError: return error
         case let error as InvalidParams: return error.rpcError
-        case let error as ProviderError:
-            var scrubbed = error.rpcError
-            scrubbed.message = worker.redactor.scrub(scrubbed.message)
-            return scrubbed
+        case var error as ProviderError:
+            // A server may echo the key back in its error text: neither copy of that text may carry it.
+            error.message = worker.redactor.scrub(error.message)
+            error.upstreamMessage = error.upstreamMessage.map(worker.redactor.scrub)
+            return error.rpcError
         case is CancellationError: return ProviderError.cancelled().rpcError
         default:
             worker.logger.error("internal error: \(error)")

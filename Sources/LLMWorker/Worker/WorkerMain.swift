@@ -35,7 +35,7 @@ public enum WorkerMain {
         }
         let worker = WorkerContext(
             writer: writer, configuration: ConfigurationStore(environment: environment),
-            providers: ProviderRegistry.standard(logger: logger, redactor: redactor), logger: logger, redactor: redactor,
+            providers: ProviderRegistry.standard(logger: logger), logger: logger, redactor: redactor,
             lifecycle: lifecycle, options: options)
         box.worker = worker
         let dispatcher = Dispatcher(worker: worker)

@@ -9,7 +9,8 @@ struct MockProvider: LLMProvider {
         let script = try Self.script(for: request)
         try await Self.pause(script.firstTokenDelay)
         if let error = script.error { throw Self.failure(error) }
-        var chunk = CompletionChunk(content: answerText(script, request), reasoning: script.reasoning,
+        let text = script.toolCalls.isEmpty || script.text != nil ? answerText(script, request) : nil
+        var chunk = CompletionChunk(content: text, reasoning: script.reasoning,
                                     finishReason: finishReason(script), usage: usage(script, request),
                                     model: request.model ?? Self.modelID)
         chunk.toolCalls = script.toolCalls.enumerated().map { index, call in
@@ -73,7 +74,8 @@ struct MockProvider: LLMProvider {
     private func usage(_ script: MockScript, _ request: ProviderRequest) -> Usage {
         if let usage = script.usage { return usage }
         let prompt = request.params.messages.compactMap { $0["content"]?.stringValue }.joined(separator: " ")
-        return Usage(promptTokens: Self.words(prompt), completionTokens: Self.words(answerText(script, request)))
+        let answer = script.toolCalls.isEmpty || script.text != nil ? answerText(script, request) : ""
+        return Usage(promptTokens: Self.words(prompt), completionTokens: Self.words(answer))
     }
 
     static func lastUserText(_ messages: [JSONValue]) -> String {

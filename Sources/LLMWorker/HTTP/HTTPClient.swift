@@ -1,0 +1,85 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// One URLSession for every request the worker makes, so connections to a server are pooled and reused.
+/// Delegate callbacks are routed by task identifier to the `HTTPExchange` that started the task.
+/// (On Linux, `URLSession.bytes` does not exist and the delegate is the only way to stream.)
+final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    /// How many connections one server may get: one per concurrent stream (Linux defaults to 6 and queues the rest).
+    static let maxConnectionsPerHost = 512
+
+    private let lock = NSLock()
+    private var exchanges: [Int: HTTPExchange] = [:]
+    // Created after `super.init`, since the session holds this object as its delegate.
+    private var sessionStorage: URLSession?
+
+    override init() {
+        super.init()
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = Self.maxConnectionsPerHost
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        // URLSession's own timers act between received bytes; the worker keeps its own deadlines (see HTTPExchange),
+        // so these only stop a connection that is silent for far longer than any of them.
+        configuration.timeoutIntervalForRequest = 3600
+        configuration.timeoutIntervalForResource = 3600
+        let queue = OperationQueue()
+        queue.name = "http-delegate"
+        queue.maxConcurrentOperationCount = 1
+        sessionStorage = URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
+    }
+
+    private var session: URLSession { sessionStorage! }
+
+    /// Starts a request; its response, body bytes and end arrive through the exchange's events.
+    func start(_ request: URLRequest) -> HTTPExchange {
+        let task = session.dataTask(with: request)
+        let exchange = HTTPExchange(task: task)
+        lock.lock()
+        exchanges[task.taskIdentifier] = exchange
+        lock.unlock()
+        task.resume()
+        return exchange
+    }
+
+    private func exchange(for task: URLSessionTask) -> HTTPExchange? {
+        lock.lock()
+        defer { lock.unlock() }
+        return exchanges[task.taskIdentifier]
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        exchange(for: dataTask)?.received(response: response)
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        exchange(for: dataTask)?.received(data: data)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didSendBodyData bytesSent: Int64,
+                    totalBytesSent: Int64, totalBytesExpectedToSend: Int64) {
+        exchange(for: task)?.sentBody()
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        lock.lock()
+        let exchange = exchanges.removeValue(forKey: task.taskIdentifier)
+        lock.unlock()
+        exchange?.completed(error: error)
+    }
+
+    // Redirects are followed only within the same scheme and host: a key must never travel to another server.
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        let original = task.originalRequest?.url
+        let sameOrigin = original?.host == request.url?.host && original?.scheme == request.url?.scheme
+            && original?.port == request.url?.port
+        completionHandler(sameOrigin ? request : nil)
+    }
+}

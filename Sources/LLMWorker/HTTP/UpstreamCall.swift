@@ -1,0 +1,120 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// One attempt at an upstream request: starts the exchange under the worker's deadlines, waits for the
+/// response head, and reads bodies with a size limit. Failures come out as `ProviderError`s; `isConnectionFailure`
+/// tells the retry policy which ones never reached the server.
+struct UpstreamCall: Sendable {
+    struct Head: Sendable {
+        let status: Int
+        let headers: [String: String]
+
+        var isSuccess: Bool { (200..<300).contains(status) }
+        var contentType: String { headers["content-type"]?.lowercased() ?? "" }
+    }
+
+    /// A non-streamed answer larger than this is refused rather than held in memory.
+    static let maxBodyBytes = 32 << 20
+
+    let exchange: HTTPExchange
+    let watchdog: ExchangeWatchdog
+    private let provider: ProviderKind
+    private let host: String
+
+    init(client: HTTPClient, request: URLRequest, timeouts: Timeouts, streaming: Bool, provider: ProviderKind) {
+        exchange = client.start(request)
+        watchdog = ExchangeWatchdog(timeouts: timeouts, streaming: streaming)
+        watchdog.watch(exchange)
+        self.provider = provider
+        host = request.url.map { url in url.port.map { "\(url.host ?? ""):\($0)" } ?? (url.host ?? "the server") } ?? "the server"
+    }
+
+    func finish() {
+        watchdog.stop()
+        exchange.cancel()
+    }
+
+    /// Runs `body` with the exchange tied to the calling task: cancelling the task closes the connection at once.
+    func run<T: Sendable>(_ body: (inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator) async throws -> T) async throws -> T {
+        defer { finish() }
+        return try await withTaskCancellationHandler {
+            var iterator = exchange.events.makeAsyncIterator()
+            do {
+                return try await body(&iterator)
+            } catch {
+                throw translate(error)
+            }
+        } onCancel: {
+            exchange.cancel()
+        }
+    }
+
+    /// The response head: the first event of every exchange.
+    func head(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator) async throws -> Head {
+        while let event = try await events.next() {
+            if case .response(let status, let headers) = event { return Head(status: status, headers: headers) }
+        }
+        throw ProviderError(.connection, "The connection to \(host) closed before any response.", provider: provider.rawValue)
+    }
+
+    /// The rest of the body, up to `limit` bytes.
+    func body(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator, limit: Int = maxBodyBytes) async throws -> Data {
+        var data = Data()
+        while let event = try await events.next() {
+            guard case .body(let bytes) = event else { continue }
+            watchdog.markActivity()
+            data.append(bytes)
+            if data.count > limit {
+                throw ProviderError(.invalidResponse, "The server's answer is larger than \(limit >> 20) MiB; it was refused.", provider: provider.rawValue)
+            }
+        }
+        return data
+    }
+
+    private func translate(_ error: Error) -> Error {
+        switch error {
+        case let timeout as ExchangeTimeout:
+            return ConnectionAwareError(ProviderError(.timeout, timeout.message, provider: provider.rawValue),
+                                        isConnectionFailure: timeout.phase == .connect)
+        case is CancellationError, is ProviderError, is ConnectionAwareError, is AnswerError:
+            return error
+        case let urlError as URLError where urlError.code == .cancelled:
+            return CancellationError()
+        case let urlError as URLError:
+            return ConnectionAwareError(ProviderError(.connection, "Could not reach \(host): \(Self.describe(urlError))", provider: provider.rawValue),
+                                        isConnectionFailure: true)
+        default:
+            return ConnectionAwareError(ProviderError(.connection, "The connection to \(host) failed: \(error.localizedDescription)", provider: provider.rawValue),
+                                        isConnectionFailure: true)
+        }
+    }
+
+    private static func describe(_ error: URLError) -> String {
+        switch error.code {
+        case .cannotConnectToHost: return "connection refused. Is the server running, and is base_url right?"
+        case .cannotFindHost, .dnsLookupFailed: return "the host name could not be resolved. Check base_url."
+        case .networkConnectionLost: return "the connection was lost."
+        case .timedOut: return "the connection timed out."
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid:
+            return "the TLS handshake failed. Check the https address and the server's certificate."
+        case .notConnectedToInternet: return "there is no network."
+        case .badServerResponse: return "the server sent a malformed HTTP response."
+        default: return error.localizedDescription
+        }
+    }
+}
+
+/// A provider error, and whether it was a failure of the connection itself (refused, reset, lost, connect
+/// timeout) rather than an answer: those are retried like the SDKs retry connection errors, while nothing
+/// of the answer has reached the client yet.
+struct ConnectionAwareError: Error, Sendable {
+    var error: ProviderError
+    let isConnectionFailure: Bool
+
+    init(_ error: ProviderError, isConnectionFailure: Bool) {
+        self.error = error
+        self.isConnectionFailure = isConnectionFailure
+    }
+}

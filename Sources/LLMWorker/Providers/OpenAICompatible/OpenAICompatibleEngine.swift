@@ -1,0 +1,214 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The Chat Completions engine shared by every HTTP provider: builds requests, retries what may be retried,
+/// parses answers and streams. A `ProviderFlavor` supplies what differs between OpenRouter and the rest.
+struct OpenAICompatibleEngine: LLMProvider {
+    let flavor: any ProviderFlavor
+    let client: HTTPClient
+    let logger: Logger
+    let streamOptionsMemory: StreamOptionsMemory
+
+    init(flavor: any ProviderFlavor, client: HTTPClient, logger: Logger) {
+        self.flavor = flavor
+        self.client = client
+        self.logger = logger
+        streamOptionsMemory = StreamOptionsMemory()
+    }
+
+    private var builder: ChatRequestBuilder { ChatRequestBuilder(flavor: flavor) }
+
+    func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
+        let urlRequest = try builder.build(request, stream: false, streamOptions: false)
+        return try await withRetries(request.settings) { timeouts in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
+                                    streaming: false, provider: flavor.kind)
+            return try await call.run { events in
+                let head = try await call.head(&events)
+                let body = try await call.body(&events)
+                guard head.isSuccess else { throw mapStatus(head, body) }
+                return try decodeCompletion(body)
+            }
+        }
+    }
+
+    func stream(_ request: ProviderRequest, deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws {
+        let base = request.settings.baseURL ?? ""
+        var streamOptions = await !streamOptionsMemory.rejects(base)
+        var warning: String?
+        let progress = StreamProgress()
+        try await withRetries(request.settings, progress: progress) { timeouts in
+            while true {
+                let urlRequest = try builder.build(request, stream: true, streamOptions: streamOptions)
+                let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
+                                        streaming: true, provider: flavor.kind)
+                let outcome: StreamOutcome = try await call.run { events in
+                    let head = try await call.head(&events)
+                    guard head.isSuccess else {
+                        let body = try await call.body(&events, limit: 1 << 20)
+                        if streamOptions, head.status == 400, Self.mentionsStreamOptions(body) { return .retryWithoutStreamOptions }
+                        throw mapStatus(head, body)
+                    }
+                    if head.contentType.contains("application/json") {
+                        // The server answered the stream with one JSON body (an error, or a whole completion).
+                        var chunk = try decodeCompletion(try await call.body(&events))
+                        if let warning { chunk.warnings.append(warning) }
+                        await progress.markDelivered()
+                        try await deliver([chunk])
+                        return .finished
+                    }
+                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect)
+                    var first = true
+                    try await reader.read(&events, watchdog: call.watchdog) { chunks in
+                        var chunks = chunks
+                        if first, let warning, !chunks.isEmpty {
+                            chunks[0].warnings.append(warning)
+                            first = false
+                        }
+                        if chunks.contains(where: \.hasDelta) { await progress.markDelivered() }
+                        try await deliver(chunks)
+                    }
+                    return .finished
+                }
+                switch outcome {
+                case .finished:
+                    return
+                case .retryWithoutStreamOptions:
+                    streamOptions = false
+                    await streamOptionsMemory.remember(base)
+                    warning = "The server rejected stream_options, so the stream was requested without it: usage may be missing."
+                    logger.info("\(base) rejected stream_options; retrying without it (remembered for this base_url)")
+                }
+            }
+        }
+    }
+
+    func listModels(_ settings: ResolvedSettings, query: ModelQuery) async throws -> [ModelInfo] {
+        guard let baseText = settings.baseURL, let base = URL(string: baseText) else {
+            throw ProviderError(.notConfigured, "No base_url is configured for \(flavor.kind.rawValue).", provider: flavor.kind.rawValue)
+        }
+        var urlRequest = URLRequest(url: flavor.modelsURL(base: base, query: query))
+        urlRequest.httpMethod = "GET"
+        builder.applyHeaders(to: &urlRequest, settings: settings, accept: "application/json")
+        return try await withRetries(settings) { timeouts in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts, streaming: false, provider: flavor.kind)
+            return try await call.run { events in
+                let head = try await call.head(&events)
+                let body = try await call.body(&events)
+                guard head.isSuccess else {
+                    var failure = mapStatus(head, body)
+                    if head.status == 404 {
+                        failure.message = "This server has no model list (GET \(baseText)/models answered 404); type the model name by hand in configure."
+                    }
+                    throw failure
+                }
+                return try flavor.parseModels(body, query: query)
+            }
+        }
+    }
+
+    // MARK: Shared steps
+
+    private enum StreamOutcome: Sendable {
+        case finished
+        case retryWithoutStreamOptions
+    }
+
+    private func mapStatus(_ head: UpstreamCall.Head, _ body: Data) -> ProviderError {
+        UpstreamErrorMapper.map(status: head.status, headers: head.headers, body: body, dialect: flavor.dialect, provider: flavor.kind)
+    }
+
+    private func decodeCompletion(_ body: Data) throws -> CompletionChunk {
+        let wire: WireChunk
+        do {
+            wire = try JSONDecoder().decode(WireChunk.self, from: body)
+        } catch {
+            throw ProviderError(.invalidResponse, "The server's answer is not the expected JSON: \(Self.quote(body))", provider: flavor.kind.rawValue)
+        }
+        if wire.mayCarryError, let error = embeddedError(body) { throw AnswerError(error: error) }
+        guard !wire.choices.isEmpty else {
+            throw ProviderError(.invalidResponse, "The server's answer has no choices: \(Self.quote(body))", provider: flavor.kind.rawValue)
+        }
+        return wire.completionChunk
+    }
+
+    private func embeddedError(_ body: Data) -> ProviderError? {
+        let object = (try? JSONDecoder().decode([String: JSONValue].self, from: body)) ?? [:]
+        return UpstreamErrorMapper.embeddedError(in: object, dialect: flavor.dialect, provider: flavor.kind)
+    }
+
+    /// Tries `operation` until it succeeds, fails for good, or the retry budget is spent; logs each retry and
+    /// says in the final error how many attempts were made.
+    /// `timeout_s` bounds the whole request, retries and waits included: each attempt gets what is left of it.
+    private func withRetries<T: Sendable>(_ settings: ResolvedSettings, progress: StreamProgress? = nil,
+                                          _ operation: (Timeouts) async throws -> T) async throws -> T {
+        let policy = RetryPolicy(settings: settings.retry)
+        let clock = RequestClock()
+        var attempt = 0
+        while true {
+            attempt += 1
+            var timeouts = settings.timeouts
+            timeouts.total = max(0.001, settings.timeouts.total - clock.elapsedMs / 1000)
+            do {
+                return try await operation(timeouts)
+            } catch {
+                var failure: ProviderError
+                var connectionFailure = false
+                switch error {
+                case let aware as ConnectionAwareError:
+                    failure = aware.error
+                    connectionFailure = aware.isConnectionFailure
+                case let provided as ProviderError:
+                    failure = provided
+                case let answer as AnswerError:
+                    throw answer.error
+                default:
+                    throw error
+                }
+                let started = await progress?.delivered ?? false
+                var decision = policy.decide(failure, attempt: attempt, answerStarted: started, connectionFailure: connectionFailure)
+                if case .retry(let wait) = decision, clock.elapsedMs / 1000 + wait >= settings.timeouts.total { decision = .fail }
+                switch decision {
+                case .retry(let wait):
+                    logger.info(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
+                    try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                case .fail:
+                    if attempt > 1 {
+                        failure.attempts = attempt
+                        failure.message += " Gave up after \(attempt) attempts."
+                    }
+                    throw failure
+                }
+            }
+        }
+    }
+
+    static func mentionsStreamOptions(_ body: Data) -> Bool {
+        String(decoding: body.prefix(4096), as: UTF8.self).contains("stream_options")
+    }
+
+    /// The first bytes of a body, for error messages about answers that are not what was expected.
+    static func quote(_ body: Data) -> String {
+        if body.isEmpty { return "(an empty body)" }
+        let text = String(decoding: body.prefix(200), as: UTF8.self)
+            .split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return "\"\(text)\(body.count > 200 ? "…" : "")\""
+    }
+}
+
+/// Whether any part of the answer has been passed on to the client: from then on, nothing is retried.
+actor StreamProgress {
+    private(set) var delivered = false
+
+    func markDelivered() { delivered = true }
+}
+
+/// Base URLs whose server rejected `stream_options` once; they are not sent it again.
+actor StreamOptionsMemory {
+    private var rejecting: Set<String> = []
+
+    func rejects(_ base: String) -> Bool { rejecting.contains(base) }
+    func remember(_ base: String) { rejecting.insert(base) }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Reads a Chat Completions event stream: SSE events → chunks, delivered once per network read (so text that
+/// arrived together goes to the client together, and nothing waits for more). Ends at `[DONE]` or at the end
+/// of the body; an error event ends it with the mapped error.
+struct SSEChunkReader {
+    /// One SSE line (one event) longer than this ends the request: bounded memory whatever the server sends.
+    static let maxEventBytes = 8 << 20
+
+    private var parser = SSEParser(maxLineBytes: maxEventBytes)
+    private let decoder = JSONDecoder()
+    private let provider: ProviderKind
+    private let dialect: ErrorDialect
+    private var done = false
+    private var totalBytes = 0
+
+    init(provider: ProviderKind, dialect: ErrorDialect) {
+        self.provider = provider
+        self.dialect = dialect
+    }
+
+    mutating func read(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator,
+                       watchdog: ExchangeWatchdog,
+                       deliver: ([CompletionChunk]) async throws -> Void) async throws {
+        var chunks: [CompletionChunk] = []
+        do {
+            while let event = try await events.next() {
+                guard case .body(let bytes) = event else { continue }
+                watchdog.markActivity()
+                if done { continue }
+                totalBytes += bytes.count
+                if totalBytes > UpstreamCall.maxBodyBytes {
+                    throw ProviderError(.invalidResponse, "The stream is larger than \(UpstreamCall.maxBodyBytes >> 20) MiB; it was stopped.", provider: provider.rawValue)
+                }
+                try parse(bytes, into: &chunks)
+                if done { watchdog.markAnswerComplete() }
+                if chunks.contains(where: \.hasDelta) { watchdog.markDelta() }
+                if !chunks.isEmpty {
+                    try await deliver(chunks)
+                    chunks.removeAll(keepingCapacity: true)
+                }
+            }
+        } catch let timeout as ExchangeTimeout where done {
+            // The answer was complete; the server only kept the connection open after [DONE].
+            _ = timeout
+            return
+        } catch let midStream as MidStreamError {
+            if !midStream.chunksBefore.isEmpty { try await deliver(midStream.chunksBefore) }
+            throw AnswerError(error: midStream.error)
+        } catch let parserError as SSEParserError {
+            throw ProviderError(.invalidResponse, "The server sent one event line longer than \(parserError.limit >> 20) MiB; the stream was stopped.", provider: provider.rawValue)
+        }
+        if !done {
+            do {
+                var pending: [SSEItem] = []
+                try parser.finish { pending.append($0) }
+                for item in pending where !done { try handle(item, into: &chunks) }
+            } catch let midStream as MidStreamError {
+                if !midStream.chunksBefore.isEmpty { try await deliver(midStream.chunksBefore) }
+                throw AnswerError(error: midStream.error)
+            }
+            if !chunks.isEmpty { try await deliver(chunks) }
+        }
+    }
+
+    private mutating func parse(_ bytes: Data, into chunks: inout [CompletionChunk]) throws {
+        var pending: [SSEItem] = []
+        try parser.feed(bytes) { pending.append($0) }
+        for item in pending where !done {
+            try handle(item, into: &chunks)
+        }
+    }
+
+    private mutating func handle(_ item: SSEItem, into chunks: inout [CompletionChunk]) throws {
+        guard case .event(let event) = item else { return }
+        if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
+            done = true
+            return
+        }
+        let wire: WireChunk
+        do {
+            wire = try decoder.decode(WireChunk.self, from: event.data)
+        } catch {
+            throw ProviderError(.invalidResponse, "The server sent an event that is not JSON: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
+        }
+        if wire.mayCarryError || event.event == "error" {
+            let object = (try? decoder.decode([String: JSONValue].self, from: event.data)) ?? [:]
+            if let error = UpstreamErrorMapper.embeddedError(in: object, dialect: dialect, provider: provider) {
+                // Deliver what came before the error in this same read, then fail with the mapped error.
+                throw MidStreamError(chunksBefore: chunks, error: error)
+            }
+            if wire.choices.contains(where: { $0.finishReason == "error" }) || event.event == "error" {
+                let error = ProviderError(.upstreamError, "The server ended the stream with an error: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
+                throw MidStreamError(chunksBefore: chunks, error: error)
+            }
+        }
+        chunks.append(wire.completionChunk)
+    }
+}
+
+/// An error the server gave as its answer (inside a 2xx body or a stream): final, never retried, whatever
+/// its code says, since the server did take the request.
+struct AnswerError: Error, Sendable {
+    let error: ProviderError
+}
+
+/// An error event in the middle of a stream, with the chunks of the same read that preceded it.
+struct MidStreamError: Error {
+    let chunksBefore: [CompletionChunk]
+    let error: ProviderError
+}
