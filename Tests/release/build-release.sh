@@ -8,7 +8,7 @@
 #
 #   --no-install   do not install missing build packages (by default, as root on Debian/Ubuntu, they
 #                  are installed with apt-get, and only when absent)
-#   --strip        strip the symbol table from the copy written with --output (about 14 MB smaller;
+#   --strip        strip the symbol table from the copy written with --output (about 15 MB smaller;
 #                  crash backtraces then show addresses instead of names)
 #   --output DIR   also copy the binary to DIR/caal-llm-worker (e.g. for a Docker builder stage)
 #
