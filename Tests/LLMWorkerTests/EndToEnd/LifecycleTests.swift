@@ -117,6 +117,17 @@ final class LifecycleTests: XCTestCase {
         }
     }
 
+    /// A supervisor stopping the worker must be able to count on it: no signal may be lost (libdispatch's
+    /// signal sources on Linux lost about one in twenty).
+    func testEverySignalIsHonoured() throws {
+        for round in 0..<60 {
+            let worker = try startWorker()
+            assertResult(try worker.call("ping"), id: 1)
+            worker.sendSignal(round % 2 == 0 ? SIGTERM : SIGINT)
+            XCTAssertEqual(try worker.waitForExit(), 0, "round \(round)")
+        }
+    }
+
     func testSIGTERMPastTheGraceCancelsWhatIsLeft() throws {
         let worker = try startMockWorker(arguments: ["--shutdown-grace", "0.5"])
         try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stuck"))
