@@ -75,6 +75,14 @@ final class InFlightRequests: @unchecked Sendable {
         return entries.count
     }
 
+    /// The requests still working on their answer: what a client calls "in flight" (`count` also has those
+    /// whose answer is decided but maybe not yet written, which shutdown must wait for).
+    var unansweredCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries.values.filter { !$0.answered }.count
+    }
+
     /// Waits until at most `remaining` requests are in flight, or until `timeout` passes; returns whether they did.
     func waitUntil(atMost remaining: Int, timeout: Double) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)

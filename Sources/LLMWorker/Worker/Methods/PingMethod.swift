@@ -14,6 +14,6 @@ struct PingMethod: RPCMethod {
 
     func handle(_ params: NoParams, call: CallContext) async throws -> Result {
         // The ping itself is in flight too; the client asks about everything else.
-        Result(version: WorkerVersion.current, inFlight: max(0, call.worker.inFlight.count - 1))
+        Result(version: WorkerVersion.current, inFlight: max(0, call.worker.inFlight.unansweredCount - 1))
     }
 }
