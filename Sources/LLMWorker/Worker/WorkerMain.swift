@@ -18,6 +18,8 @@ public enum WorkerMain {
             options = parsed
         }
 
+        // Before any thread exists, so that every thread inherits the mask (see waitForSignals).
+        blockTerminationSignals()
         // The protocol gets its own copy of stdout, and fd 1 becomes stderr: a stray print can never corrupt it.
         signal(SIGPIPE, SIG_IGN)
         let protocolFD = dup(STDOUT_FILENO)
@@ -41,7 +43,6 @@ public enum WorkerMain {
         let dispatcher = Dispatcher(worker: worker)
 
         applyInitialConfiguration(options.initialConfiguration, worker)
-        let signals = watchSignals(worker)
 
         let reader = LineReader(fd: STDIN_FILENO, maxLineBytes: options.maxLineBytes) { event in
             switch event {
@@ -52,7 +53,7 @@ public enum WorkerMain {
         }
         logger.info("caal-llm-worker \(WorkerVersion.current) ready (pid \(getpid()))")
         reader.start()
-        withExtendedLifetime(signals) { dispatchMain() }
+        waitForSignals(worker)
     }
 
     private static func applyInitialConfiguration(_ params: ConfigureParams, _ worker: WorkerContext) {
@@ -64,16 +65,28 @@ public enum WorkerMain {
         }
     }
 
-    private static func watchSignals(_ worker: WorkerContext) -> [DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                // A signal asks for a prompt exit: a shorter grace than the end of input gets.
-                worker.lifecycle.finish(worker, grace: min(worker.options.shutdownGrace, 5), reason: "signal \(number)")
-            }
-            source.resume()
-            return source
+    private static let terminationSignals = [SIGTERM, SIGINT]
+
+    private static func blockTerminationSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in terminationSignals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// SIGTERM and SIGINT are blocked in every thread and taken here, on the main thread, with `sigwait`.
+    /// (Linux delivers a process signal to any thread that does not block it: a libdispatch signal source over an
+    /// ignored signal lost about one signal in twenty, and `dispatchMain()` waits in `sigsuspend` with every
+    /// signal unblocked, where SIGTERM would kill the process. Nothing in the worker uses the main queue.)
+    private static func waitForSignals(_ worker: WorkerContext) -> Never {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in terminationSignals { sigaddset(&set, number) }
+        while true {
+            var number: Int32 = 0
+            guard sigwait(&set, &number) == 0 else { continue }
+            // A signal asks for a prompt exit: a shorter grace than the end of input gets.
+            worker.lifecycle.finish(worker, grace: min(worker.options.shutdownGrace, 5), reason: "signal \(number)")
         }
     }
 }
