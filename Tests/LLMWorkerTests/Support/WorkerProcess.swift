@@ -33,8 +33,9 @@ final class WorkerProcess: @unchecked Sendable {
     private var inputClosed = false
 
     /// Starts the binary with `arguments`. The environment is the test's own without the API-key variables
-    /// (so a key on the CI machine cannot change results), plus `environment`.
-    init(arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// (so a key on the CI machine cannot change results), plus `environment`. `closingStdout` plays a client
+    /// that has gone: the reading end of the worker's stdout is closed at once and nothing is read.
+    init(arguments: [String] = [], environment: [String: String] = [:], closingStdout: Bool = false) throws {
         signal(SIGPIPE, SIG_IGN) // writing to a worker that has exited must fail with EPIPE, not kill the tests
         var env = ProcessInfo.processInfo.environment
         env["OPENAI_API_KEY"] = nil
@@ -56,7 +57,14 @@ final class WorkerProcess: @unchecked Sendable {
             self.state.unlock()
         }
         try process.run()
-        startReader(stdoutPipe.fileHandleForReading, name: "worker-stdout", isStdout: true)
+        if closingStdout {
+            try? stdoutPipe.fileHandleForReading.close()
+            state.lock()
+            stdoutClosed = true
+            state.unlock()
+        } else {
+            startReader(stdoutPipe.fileHandleForReading, name: "worker-stdout", isStdout: true)
+        }
         startReader(stderrPipe.fileHandleForReading, name: "worker-stderr", isStdout: false)
     }
 

@@ -2,8 +2,8 @@ import XCTest
 
 extension XCTestCase {
     /// Starts the built worker; it is killed at teardown if the test left it running.
-    func startWorker(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> WorkerProcess {
-        let worker = try WorkerProcess(arguments: arguments, environment: environment)
+    func startWorker(_ arguments: [String] = [], environment: [String: String] = [:], closingStdout: Bool = false) throws -> WorkerProcess {
+        let worker = try WorkerProcess(arguments: arguments, environment: environment, closingStdout: closingStdout)
         addTeardownBlock { worker.stop() }
         return worker
     }
