@@ -294,15 +294,17 @@ final class WorkerProcess: @unchecked Sendable {
 
     // MARK: Exit
 
-    /// Waits for the worker to exit; returns its exit status (throws if it was killed by a signal).
+    /// Waits for the worker to exit and for its stdout and stderr to be read to the end (so `stdout` and
+    /// `stderr` are complete); returns its exit status (throws if it was killed by a signal).
     @discardableResult
     func waitForExit(timeout: TimeInterval = defaultTimeout) throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         state.lock()
         defer { state.unlock() }
-        while exitStatus == nil {
-            if !state.wait(until: deadline) && exitStatus == nil {
-                throw failureLocked("the worker did not exit within \(timeout) s")
+        while exitStatus == nil || !stdoutClosed || !stderrClosed {
+            if !state.wait(until: deadline) && (exitStatus == nil || !stdoutClosed || !stderrClosed) {
+                let what = exitStatus == nil ? "the worker did not exit" : "the worker's output was not closed"
+                throw failureLocked("\(what) within \(timeout) s")
             }
         }
         if exitedBySignal { throw failureLocked("the worker was killed by signal \(exitStatus!)") }
