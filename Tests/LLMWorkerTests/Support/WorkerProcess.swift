@@ -181,6 +181,8 @@ final class WorkerProcess: @unchecked Sendable {
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
+                // Closed before the end is announced: once a wait returns, no descriptor of this worker is open.
+                if count <= 0 { try? handle.close() }
                 state.lock()
                 if count <= 0 {
                     if isStdout { stdoutClosed = true } else { stderrClosed = true }
@@ -205,7 +207,6 @@ final class WorkerProcess: @unchecked Sendable {
                 state.broadcast()
                 state.unlock()
             }
-            try? handle.close()
         }
         thread.name = name
         thread.start()
