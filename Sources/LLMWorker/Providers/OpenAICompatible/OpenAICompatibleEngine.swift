@@ -29,7 +29,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                 let head = try await call.head(&events)
                 let body = try await call.body(&events)
                 guard head.isSuccess else { throw mapStatus(head, body) }
-                return try decodeCompletion(body)
+                return try decodeCompletion(head, body)
             }
         }
     }
@@ -53,7 +53,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                     }
                     if head.contentType.contains("application/json") {
                         // The server answered the stream with one JSON body (an error, or a whole completion).
-                        var chunk = try decodeCompletion(try await call.body(&events))
+                        var chunk = try decodeCompletion(head, try await call.body(&events))
                         if let warning { chunk.warnings.append(warning) }
                         await progress.markDelivered()
                         try await deliver([chunk])
@@ -120,17 +120,12 @@ struct OpenAICompatibleEngine: LLMProvider {
         UpstreamErrorMapper.map(status: head.status, headers: head.headers, body: body, dialect: flavor.dialect, provider: flavor.kind)
     }
 
-    private func decodeCompletion(_ body: Data) throws -> CompletionChunk {
-        let wire: WireChunk
-        do {
-            wire = try JSONDecoder().decode(WireChunk.self, from: body)
-        } catch {
-            throw ProviderError(.invalidResponse, "The server's answer is not the expected JSON: \(Self.quote(body))", provider: flavor.kind.rawValue)
-        }
+    /// A 2xx answer → its chunk. A body that is not a completion (not JSON, no choices) is `invalid_response`
+    /// with the HTTP status and the body's first bytes in `upstream_message`, as the error mapper quotes them.
+    private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
+        guard let wire = try? JSONDecoder().decode(WireChunk.self, from: body) else { throw mapStatus(head, body) }
         if wire.mayCarryError, let error = embeddedError(body) { throw AnswerError(error: error) }
-        guard !wire.choices.isEmpty else {
-            throw ProviderError(.invalidResponse, "The server's answer has no choices: \(Self.quote(body))", provider: flavor.kind.rawValue)
-        }
+        guard !wire.choices.isEmpty else { throw mapStatus(head, body) }
         return wire.completionChunk
     }
 
