@@ -59,7 +59,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                         try await deliver([chunk])
                         return .finished
                     }
-                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect)
+                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
                     var first = true
                     try await reader.read(&events, watchdog: call.watchdog) { chunks in
                         var chunks = chunks
