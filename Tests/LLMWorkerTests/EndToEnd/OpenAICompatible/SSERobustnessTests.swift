@@ -256,10 +256,8 @@ final class SSERobustnessTests: XCTestCase {
         let worker = try startUpstreamWorker(server)
         let (deltas, response) = try worker.stream(question, id: 1)
         XCTAssertEqual(checkDeltas(deltas, id: 1).content, "Before")
-        let error = response["error"] ?? .null
-        XCTAssertEqual(error["code"], -32007)
-        XCTAssertEqual(error["data"]?["kind"], "invalid_response")
-        XCTAssertEqual(error["data"]?["partial_content"], "Before")
-        XCTAssertTrue(error["message"]?.string?.contains("<html>oops</html>") ?? false, "\(response)")
+        assertProviderFailure(response, id: 1, code: -32007, data: expectedErrorData(
+            kind: "invalid_response", status: 200, retryable: false, upstreamMessage: "oops", partialContent: "Before"),
+            mentioning: ["<html>oops</html>"])
     }
 }
