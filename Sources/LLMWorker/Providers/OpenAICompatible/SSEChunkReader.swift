@@ -98,7 +98,8 @@ struct SSEChunkReader {
             // Quoted like any 2xx body that is not what was expected: status and first bytes in upstream_message.
             var failure = UpstreamErrorMapper.map(status: status, headers: [:], body: event.data, dialect: dialect, provider: provider)
             failure.message = "The server sent an event that is not JSON: \(OpenAICompatibleEngine.quote(event.data))"
-            throw failure
+            // What came before it in the same read still reaches the client, as for an error event.
+            throw MidStreamError(chunksBefore: chunks, error: failure)
         }
         if wire.mayCarryError || event.event == "error" {
             let object = (try? decoder.decode([String: JSONValue].self, from: event.data)) ?? [:]
