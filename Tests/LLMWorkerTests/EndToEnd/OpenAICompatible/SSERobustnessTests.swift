@@ -260,4 +260,17 @@ final class SSERobustnessTests: XCTestCase {
             kind: "invalid_response", status: 200, retryable: false, upstreamMessage: "oops", partialContent: "Before"),
             mentioning: ["<html>oops</html>"])
     }
+
+    /// The same with the good event and the bad one in one network read: what came before is still sent.
+    func testAnEventThatIsNotJSONInTheSameReadAsContent() throws {
+        let server = try MockHTTPServer()
+        let shape = ServerShape.openAI
+        let body = SSEBody([.data(shape.chunk(["content": "Before"], finishReason: .null)), .data("not json")]).bytes()
+        server.enqueue([.status(200, headers: ["Content-Type": "text/event-stream"]), .chunk(body), .end])
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        XCTAssertEqual(checkDeltas(deltas, id: 1).content, "Before")
+        assertProviderFailure(response, id: 1, code: -32007, data: expectedErrorData(
+            kind: "invalid_response", status: 200, retryable: false, upstreamMessage: "not json", partialContent: "Before"))
+    }
 }
