@@ -27,6 +27,15 @@ struct OpenAICompatibleEngine: LLMProvider {
                                     streaming: false, provider: flavor.kind)
             return try await call.run { events in
                 let head = try await call.head(&events)
+                if head.isSuccess, head.contentType.contains("text/event-stream") {
+                    // Some servers stream even when not asked to (LiteLLM#25766): the stream is the answer.
+                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
+                    var whole = CompletionChunk()
+                    try await reader.read(&events, watchdog: call.watchdog) { chunks in
+                        for chunk in chunks { whole.append(chunk) }
+                    }
+                    return whole
+                }
                 let body = try await call.body(&events)
                 guard head.isSuccess else { throw mapStatus(head, body) }
                 return try decodeCompletion(head, body)
