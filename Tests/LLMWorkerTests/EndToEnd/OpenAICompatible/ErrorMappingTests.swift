@@ -188,3 +188,36 @@ final class ErrorMappingTests: XCTestCase {
         assertProviderFailure(response, id: 2, code: -32009, data: expectedErrorData(kind: "connection", status: nil, retryable: true))
     }
 }
+
+/// Broken HTTP from the server: every case ends in an error response, promptly, and the worker keeps serving.
+final class MalformedHTTPTests: XCTestCase {
+    private let hello = chatRequest([["role": "user", "content": "Hello"]])
+
+    func testBrokenResponsesEndInAnError() throws {
+        let server = try MockHTTPServer()
+        let cases: [(name: String, response: MockResponse, stream: Bool, kind: String)] = [
+            ("not HTTP at all", [.rawText("SSH-2.0-OpenSSH_9.6\r\n"), .close], false, "connection"),
+            ("head, then close", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cho"), .close], false, "connection"),
+            ("reset before any response", [.reset], false, "connection"),
+            ("bad chunk size", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n"), .close], true, "connection"),
+            ("stream head, then close", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"), .close], true, "connection"),
+        ]
+        let worker = try startUpstreamWorker(server)
+        for (n, item) in cases.enumerated() {
+            server.enqueue(item.response)
+            let id = JSON.string("\(n): \(item.name)")
+            let response: JSON
+            if item.stream {
+                let (deltas, last) = try worker.stream(hello, id: id)
+                XCTAssertEqual(deltas, [], item.name)
+                response = last
+            } else {
+                response = try worker.call("chat", hello, id: id)
+            }
+            XCTAssertEqual(response["error"]?["data"]?["kind"], .string(item.kind), "\(item.name): \(response)")
+            XCTAssertEqual(response["error"]?["data"]?["partial_content"], "", "\(item.name): \(response)")
+        }
+        assertResult(try worker.call("ping", nil, id: "p"), id: "p")
+        XCTAssertTrue(worker.isRunning)
+    }
+}
