@@ -273,4 +273,20 @@ final class SSERobustnessTests: XCTestCase {
         assertProviderFailure(response, id: 1, code: -32007, data: expectedErrorData(
             kind: "invalid_response", status: 200, retryable: false, upstreamMessage: "not json", partialContent: "Before"))
     }
+
+    /// A server that sends `[DONE]` but never ends the body: the answer is complete, the worker stops waiting
+    /// (about a second later), answers and closes the connection. (Until the watchdog re-arms its timer when the
+    /// drain limit starts, the wait lasts until the connect limit, 10 s.)
+    func testDoneWithoutTheEndOfTheBody() throws {
+        let server = try MockHTTPServer()
+        var actions: [MockAction] = [.status(200, headers: ["Content-Type": "text/event-stream"])]
+        for piece in stream.pieces { actions.append(.chunkText(SSEBody.render(piece))) }
+        actions.append(.stall)
+        server.enqueue(MockResponse(actions))
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        XCTAssertEqual(checkDeltas(deltas, id: 1).content, pieces.joined())
+        assertChatResult(response, id: 1, expected)
+        XCTAssertNotNil(server.waitForClientClose(timeout: 10), "the stalled connection is closed")
+    }
 }
