@@ -86,4 +86,48 @@ final class StreamQuirksTests: XCTestCase {
         assertTiming(timing)
         XCTAssertLessThan(timing["ttft_ms"]?.double ?? .infinity, timing["total_ms"]?.double ?? 0)
     }
+
+    /// Python servers (LiteLLM, vLLM behind some proxies) write JSON with `ensure_ascii`: every non-ASCII character
+    /// as a `\u` escape, emoji as surrogate pairs.
+    func testASCIIEscapedJSON() throws {
+        let server = try MockHTTPServer()
+        server.enqueue(stream([
+            #"{"choices":[{"index":0,"delta":{"role":"assistant","content":"Gr\u00fc\u00dfe "},"finish_reason":null}]}"#,
+            #"{"choices":[{"index":0,"delta":{"content":"\ud83d\udc4b \u6f22\u5b57 \"q\" \\ \/ \n\t"},"finish_reason":null}]}"#,
+            #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        ]))
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        let text = "Grüße 👋 漢字 \"q\" \\ / \n\t"
+        XCTAssertEqual(checkDeltas(deltas, id: 1).content, text)
+        assertChatResult(response, id: 1, expectedResult(content: text, model: nil))
+    }
+
+    /// Parallel calls whose fragments interleave: assembled by `index`, each forwarded with its own index.
+    func testInterleavedParallelToolCalls() throws {
+        let server = try MockHTTPServer()
+        func fragment(_ index: Int, id: String? = nil, name: String? = nil, _ arguments: String) -> String {
+            var call: [String: JSON] = ["index": .number(String(index)), "function": ["arguments": .string(arguments)]]
+            if let id { call["id"] = .string(id); call["type"] = "function" }
+            if let name, var function = call["function"]?.object { function["name"] = .string(name); call["function"] = .object(function) }
+            let chunk: JSON = ["choices": [["index": 0, "delta": ["tool_calls": [.object(call)]], "finish_reason": nil]]]
+            return chunk.text
+        }
+        server.enqueue(stream([
+            fragment(0, id: "a", name: "lights", ""),
+            fragment(1, id: "b", name: "music", ""),
+            fragment(0, #"{"room":"#), fragment(1, #"{"song":"#), fragment(1, #""Jazz"}"#), fragment(0, #""hall"}"#),
+            #"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ]))
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        let transcript = checkDeltas(deltas, id: 1)
+        XCTAssertEqual(transcript.toolArguments, [0: #"{"room":"hall"}"#, 1: #"{"song":"Jazz"}"#])
+        XCTAssertEqual(transcript.toolHeads[0]?.name, "lights")
+        XCTAssertEqual(transcript.toolHeads[1]?.name, "music")
+        XCTAssertEqual(assertResult(response, id: 1)["tool_calls"], [
+            expectedToolCall(id: "a", name: "lights", arguments: ["room": "hall"], raw: #"{"room":"hall"}"#),
+            expectedToolCall(id: "b", name: "music", arguments: ["song": "Jazz"], raw: #"{"song":"Jazz"}"#),
+        ])
+    }
 }
