@@ -75,11 +75,14 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     }
 
     // Redirects are followed only within the same scheme and host: a key must never travel to another server.
+    // Requests with a body (chat) are never redirected: Foundation on Linux drops the body when it follows a
+    // redirect, even a 307/308, and the server would get an empty POST; the 3xx is reported instead ("check base_url").
     func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
                     newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
         let original = task.originalRequest?.url
         let sameOrigin = original?.host == request.url?.host && original?.scheme == request.url?.scheme
             && original?.port == request.url?.port
-        completionHandler(sameOrigin ? request : nil)
+        let hasBody = task.originalRequest?.httpBody != nil || (task.originalRequest?.httpMethod ?? "GET") != "GET"
+        completionHandler(sameOrigin && !hasBody ? request : nil)
     }
 }

@@ -42,8 +42,13 @@ struct UpstreamCall: Sendable {
         return try await withTaskCancellationHandler {
             var iterator = exchange.events.makeAsyncIterator()
             do {
-                return try await body(&iterator)
+                let value = try await body(&iterator)
+                try Task.checkCancellation()
+                return value
             } catch {
+                // A cancelled task's event stream just ends (next() returns nil): what looks like a connection closed
+                // early or a truncated body is the cancel itself.
+                if Task.isCancelled { throw CancellationError() }
                 throw translate(error)
             }
         } onCancel: {

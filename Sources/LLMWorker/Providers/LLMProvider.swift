@@ -51,6 +51,19 @@ public struct CompletionChunk: Sendable, Equatable {
         self.upstreamProvider = upstreamProvider
     }
 
+    /// Adds a later chunk of the same answer: text appended, tool-call fragments kept in order (assembled later),
+    /// the first finish_reason, the last usage, model and upstream provider.
+    public mutating func append(_ next: CompletionChunk) {
+        if let text = next.content { content = (content ?? "") + text }
+        if let text = next.reasoning { reasoning = (reasoning ?? "") + text }
+        toolCalls += next.toolCalls
+        if finishReason == nil { finishReason = next.finishReason }
+        if let value = next.usage { usage = value }
+        if let name = next.model, !name.isEmpty { model = name }
+        if let name = next.upstreamProvider, !name.isEmpty { upstreamProvider = name }
+        for warning in next.warnings where !warnings.contains(warning) { warnings.append(warning) }
+    }
+
     /// Whether this chunk carries something the listener would get (content, reasoning or a tool call).
     public var hasDelta: Bool {
         !(content ?? "").isEmpty || !(reasoning ?? "").isEmpty || toolCalls.contains(where: \.carriesSomething)

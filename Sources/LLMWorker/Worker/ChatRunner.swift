@@ -90,6 +90,8 @@ actor StreamSink {
     /// Chunks parsed from one network read become at most one delta line: already-waiting text is sent
     /// together, and nothing is held back to wait for more.
     func deliver(_ chunks: [CompletionChunk]) async throws {
+        // A cancelled request takes nothing more, so its partial answer is exactly what was sent as deltas.
+        try Task.checkCancellation()
         var merged = DeltaPayload()
         for chunk in chunks {
             let delta = accumulator.add(chunk)
@@ -97,11 +99,12 @@ actor StreamSink {
             merged.reasoning += delta.reasoning
             merged.toolCalls += delta.toolCalls
         }
-        try await emit(merged)
+        await emit(merged)
     }
 
     func finish(provider: ProviderKind, streamed: Bool) async throws -> ChatResult {
-        try await emit(accumulator.finish())
+        try Task.checkCancellation()
+        await emit(accumulator.finish())
         if streamed && !accumulator.hasFinishReason {
             guard accumulator.hasAnswer else {
                 throw ProviderError(.invalidResponse, "The server ended the stream without any answer: no content, no tool call and no finish_reason (the prompt may exceed the model's context).", provider: provider.rawValue)
@@ -116,12 +119,11 @@ actor StreamSink {
         accumulator.attachPartial(to: &error)
     }
 
-    private func emit(_ delta: DeltaPayload) async throws {
+    /// Writes a delta that is already part of the answer (callers check for cancellation before adding to it).
+    private func emit(_ delta: DeltaPayload) async {
         guard !delta.isEmpty else { return }
         if firstDeltaMs == nil { firstDeltaMs = clock.elapsedMs }
         guard let encoder else { return }
-        // A cancelled request sends nothing more: its next line is the -32800 error.
-        try Task.checkCancellation()
         let line = encoder.line(index: nextIndex, delta)
         nextIndex += 1
         await writer.send(line)

@@ -27,9 +27,18 @@ struct OpenAICompatibleEngine: LLMProvider {
                                     streaming: false, provider: flavor.kind)
             return try await call.run { events in
                 let head = try await call.head(&events)
+                if head.isSuccess, head.contentType.contains("text/event-stream") {
+                    // Some servers stream even when not asked to (LiteLLM#25766): the stream is the answer.
+                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
+                    var whole = CompletionChunk()
+                    try await reader.read(&events, watchdog: call.watchdog) { chunks in
+                        for chunk in chunks { whole.append(chunk) }
+                    }
+                    return whole
+                }
                 let body = try await call.body(&events)
                 guard head.isSuccess else { throw mapStatus(head, body) }
-                return try decodeCompletion(body)
+                return try decodeCompletion(head, body)
             }
         }
     }
@@ -53,13 +62,13 @@ struct OpenAICompatibleEngine: LLMProvider {
                     }
                     if head.contentType.contains("application/json") {
                         // The server answered the stream with one JSON body (an error, or a whole completion).
-                        var chunk = try decodeCompletion(try await call.body(&events))
+                        var chunk = try decodeCompletion(head, try await call.body(&events))
                         if let warning { chunk.warnings.append(warning) }
                         await progress.markDelivered()
                         try await deliver([chunk])
                         return .finished
                     }
-                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect)
+                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
                     var first = true
                     try await reader.read(&events, watchdog: call.watchdog) { chunks in
                         var chunks = chunks
@@ -120,17 +129,12 @@ struct OpenAICompatibleEngine: LLMProvider {
         UpstreamErrorMapper.map(status: head.status, headers: head.headers, body: body, dialect: flavor.dialect, provider: flavor.kind)
     }
 
-    private func decodeCompletion(_ body: Data) throws -> CompletionChunk {
-        let wire: WireChunk
-        do {
-            wire = try JSONDecoder().decode(WireChunk.self, from: body)
-        } catch {
-            throw ProviderError(.invalidResponse, "The server's answer is not the expected JSON: \(Self.quote(body))", provider: flavor.kind.rawValue)
-        }
+    /// A 2xx answer → its chunk. A body that is not a completion (not JSON, no choices) is `invalid_response`
+    /// with the HTTP status and the body's first bytes in `upstream_message`, as the error mapper quotes them.
+    private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
+        guard let wire = try? JSONDecoder().decode(WireChunk.self, from: body) else { throw mapStatus(head, body) }
         if wire.mayCarryError, let error = embeddedError(body) { throw AnswerError(error: error) }
-        guard !wire.choices.isEmpty else {
-            throw ProviderError(.invalidResponse, "The server's answer has no choices: \(Self.quote(body))", provider: flavor.kind.rawValue)
-        }
+        guard !wire.choices.isEmpty else { throw mapStatus(head, body) }
         return wire.completionChunk
     }
 

@@ -19,9 +19,13 @@ struct SSEChunkReader {
     private var sawFinishReason = false
     private var totalBytes = 0
 
-    init(provider: ProviderKind, dialect: ErrorDialect) {
+    /// The stream's HTTP status (a 2xx), for errors about what it carried.
+    private let status: Int
+
+    init(provider: ProviderKind, dialect: ErrorDialect, status: Int = 200) {
         self.provider = provider
         self.dialect = dialect
+        self.status = status
     }
 
     mutating func read(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator,
@@ -91,7 +95,11 @@ struct SSEChunkReader {
         do {
             wire = try decoder.decode(WireChunk.self, from: event.data)
         } catch {
-            throw ProviderError(.invalidResponse, "The server sent an event that is not JSON: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
+            // Quoted like any 2xx body that is not what was expected: status and first bytes in upstream_message.
+            var failure = UpstreamErrorMapper.map(status: status, headers: [:], body: event.data, dialect: dialect, provider: provider)
+            failure.message = "The server sent an event that is not JSON: \(OpenAICompatibleEngine.quote(event.data))"
+            // What came before it in the same read still reaches the client, as for an error event.
+            throw MidStreamError(chunksBefore: chunks, error: failure)
         }
         if wire.mayCarryError || event.event == "error" {
             let object = (try? decoder.decode([String: JSONValue].self, from: event.data)) ?? [:]

@@ -110,3 +110,23 @@ final class ChatResponseTests: XCTestCase {
             content: "<think>\nThe user says hello.\n</think>\n\nHi there!", usage: usage, model: ServerShape.lmStudio.model))
     }
 }
+
+/// Servers that answer with an event stream although `stream` was not asked for (LiteLLM#25766): the stream is
+/// read and its answer returned as one `chat` result.
+final class ChatAnsweredWithAStreamTests: XCTestCase {
+    func testAnSSEAnswerToChatIsAssembled() throws {
+        let server = try MockHTTPServer()
+        let shape = ServerShape.liteLLM
+        let call = FixtureToolCall(id: shape.toolCallID(0), name: "get_weather", argumentPieces: [#"{"city""#, #": "Nice"}"#])
+        server.enqueue(shape.textStream(reasoning: ["Think", "ing"], content: ["Hel", "lo"]).response())
+        server.enqueue(shape.toolStream([call]).response())
+        let worker = try startUpstreamWorker(server)
+        let hello = chatRequest([["role": "user", "content": "Hello"]])
+        assertChatResult(try worker.call("chat", hello, id: 1), id: 1, expectedResult(
+            content: "Hello", reasoning: "Thinking", usage: FixtureUsage(prompt: 12, completion: 5).expected, model: shape.model))
+        assertChatResult(try worker.call("chat", hello, id: 2), id: 2, expectedResult(
+            content: nil, toolCalls: [expectedToolCall(id: call.id, name: "get_weather", arguments: ["city": "Nice"], raw: call.arguments)],
+            finishReason: "tool_calls", usage: FixtureUsage(prompt: 40, completion: 18).expected, model: shape.model))
+        XCTAssertEqual(server.requests.map { $0.json["stream"] }, [nil, nil])
+    }
+}

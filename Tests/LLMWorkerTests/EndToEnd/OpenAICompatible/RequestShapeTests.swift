@@ -151,3 +151,26 @@ final class RequestShapeTests: XCTestCase {
         XCTAssertEqual(server.requests.first?.json, ["model": "test-model", "messages": hello])
     }
 }
+
+/// Redirects of a chat request are not followed: to another server the key would travel with it, and even to the
+/// same server Foundation on Linux would resend the POST without its body. The 3xx is reported, naming base_url.
+final class RedirectTests: XCTestCase {
+    private let hello: JSON = [["role": "user", "content": "Hello"]]
+
+    func testARedirectIsReportedNotFollowed() throws {
+        let server = try MockHTTPServer()
+        let elsewhere = try MockHTTPServer()
+        server.enqueue(.empty(status: 307, headers: ["Location": "http://127.0.0.1:\(server.port)/moved/v1/chat/completions"]))
+        server.enqueue(.empty(status: 308, headers: ["Location": "http://127.0.0.1:\(elsewhere.port)/v1/chat/completions"]))
+        server.enqueue(.empty(status: 301, headers: ["Location": "/v2/chat/completions"]))
+        let worker = try startUpstreamWorker(server, config: ["api_key": "sk-secret"])
+        for (n, status) in [307, 308, 301].enumerated() {
+            let id = JSON.number(String(n))
+            assertProviderFailure(try worker.call("chat", chatRequest(hello), id: id), id: id, code: -32007,
+                                  data: expectedErrorData(kind: "upstream_error", status: status, retryable: false),
+                                  mentioning: ["base_url"])
+        }
+        XCTAssertEqual(server.requests.map(\.path), Array(repeating: "/v1/chat/completions", count: 3))
+        XCTAssertEqual(elsewhere.requests.count, 0, "the key must not travel to another server")
+    }
+}

@@ -256,10 +256,37 @@ final class SSERobustnessTests: XCTestCase {
         let worker = try startUpstreamWorker(server)
         let (deltas, response) = try worker.stream(question, id: 1)
         XCTAssertEqual(checkDeltas(deltas, id: 1).content, "Before")
-        let error = response["error"] ?? .null
-        XCTAssertEqual(error["code"], -32007)
-        XCTAssertEqual(error["data"]?["kind"], "invalid_response")
-        XCTAssertEqual(error["data"]?["partial_content"], "Before")
-        XCTAssertTrue(error["message"]?.string?.contains("<html>oops</html>") ?? false, "\(response)")
+        assertProviderFailure(response, id: 1, code: -32007, data: expectedErrorData(
+            kind: "invalid_response", status: 200, retryable: false, upstreamMessage: "oops", partialContent: "Before"),
+            mentioning: ["<html>oops</html>"])
+    }
+
+    /// The same with the good event and the bad one in one network read: what came before is still sent.
+    func testAnEventThatIsNotJSONInTheSameReadAsContent() throws {
+        let server = try MockHTTPServer()
+        let shape = ServerShape.openAI
+        let body = SSEBody([.data(shape.chunk(["content": "Before"], finishReason: .null)), .data("not json")]).bytes()
+        server.enqueue([.status(200, headers: ["Content-Type": "text/event-stream"]), .chunk(body), .end])
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        XCTAssertEqual(checkDeltas(deltas, id: 1).content, "Before")
+        assertProviderFailure(response, id: 1, code: -32007, data: expectedErrorData(
+            kind: "invalid_response", status: 200, retryable: false, upstreamMessage: "not json", partialContent: "Before"))
+    }
+
+    /// A server that sends `[DONE]` but never ends the body: the answer is complete, the worker stops waiting
+    /// (about a second later), answers and closes the connection. (Until the watchdog re-arms its timer when the
+    /// drain limit starts, the wait lasts until the connect limit, 10 s.)
+    func testDoneWithoutTheEndOfTheBody() throws {
+        let server = try MockHTTPServer()
+        var actions: [MockAction] = [.status(200, headers: ["Content-Type": "text/event-stream"])]
+        for piece in stream.pieces { actions.append(.chunkText(SSEBody.render(piece))) }
+        actions.append(.stall)
+        server.enqueue(MockResponse(actions))
+        let worker = try startUpstreamWorker(server)
+        let (deltas, response) = try worker.stream(question, id: 1)
+        XCTAssertEqual(checkDeltas(deltas, id: 1).content, pieces.joined())
+        assertChatResult(response, id: 1, expected)
+        XCTAssertNotNil(server.waitForClientClose(timeout: 10), "the stalled connection is closed")
     }
 }
