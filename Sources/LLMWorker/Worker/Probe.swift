@@ -55,7 +55,7 @@ struct Probe: Sendable {
         (checks.tools, _) = await measure { _ in try await provider.complete(toolRequest) }
         if checks.tools.ok {
             checks.tools.supported = true
-        } else if let error = checks.tools.error, error.kind == ErrorKind.badRequest.rawValue, error.message.lowercased().contains("tool") {
+        } else if let error = checks.tools.error, Self.rejectsTools(error) {
             checks.tools = ProbeReport.Check(ok: true, ms: checks.tools.ms, error: error, supported: false)
             warnings.append("This server rejects tools: CAAL's tool calls will not work with this model.")
         }
@@ -70,6 +70,18 @@ struct Probe: Sendable {
         }
         return ProbeReport(ok: checks.chat.ok && checks.stream.ok, provider: settings.provider.rawValue,
                            baseURL: settings.baseURL, model: settings.model, checks: checks, warnings: warnings)
+    }
+
+    /// A 400 that mentions tools (vLLM without its tool parser), or OpenRouter's 404 "No endpoints found that
+    /// support tool use" (the model exists, but none of its providers takes tools).
+    static func rejectsTools(_ error: ProbeReport.CheckError) -> Bool {
+        let text = error.message.lowercased()
+        switch error.kind {
+        case ErrorKind.badRequest.rawValue: return text.contains("tool")
+        // Not any 404 naming a "tool…" model: OpenRouter's wording ("support tool use", "'tool_choice' value").
+        case ErrorKind.notFound.rawValue: return text.contains("support tool") || text.contains("tool_choice")
+        default: return false
+        }
     }
 
     static let trivialTool: JSONValue = .object([
