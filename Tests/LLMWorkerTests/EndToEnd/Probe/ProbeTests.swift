@@ -38,7 +38,7 @@ final class ProbeTests: XCTestCase {
         assertResult(try worker.call("chat", ["messages": [["role": "user", "content": "hi"]]], id: "chat"), id: "chat")
         XCTAssertEqual(receivedRequests(server, count: 9)[8].json?["model"], "saved-model")
         XCTAssertEqual(receivedRequests(server, count: 9)[8].json?["temperature"], 0.2)
-        XCTAssertEqual(assertResult(try worker.call("ping", id: "ping"), id: "ping")["in_flight"], 0)
+        try assertNothingInFlight(worker)
     }
 
     /// The key is wrong: every check fails with auth, the report says so in plain words, and the key the
