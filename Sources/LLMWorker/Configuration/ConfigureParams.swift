@@ -50,7 +50,7 @@ public struct ConfigureParams: Decodable, Sendable {
         apiKey = try c.decodePatch(String.self, forKey: .apiKey)
         headers = try c.decodePatch([String: String].self, forKey: .headers)
         temperature = try c.decodePatch(Double.self, forKey: .temperature)
-        maxTokens = try c.decodePatch(Int.self, forKey: .maxTokens)
+        maxTokens = try c.decodeIntegerPatch(forKey: .maxTokens)
         appURL = try c.decodePatch(String.self, forKey: .appURL)
         appTitle = try c.decodePatch(String.self, forKey: .appTitle)
         fallbackModels = try c.decodePatch([String].self, forKey: .fallbackModels)
@@ -60,7 +60,7 @@ public struct ConfigureParams: Decodable, Sendable {
         firstTokenTimeout = try c.decodePatch(Double.self, forKey: .firstTokenTimeout)
         idleTimeout = try c.decodePatch(Double.self, forKey: .idleTimeout)
         requestTimeout = try c.decodePatch(Double.self, forKey: .requestTimeout)
-        maxRetries = try c.decodePatch(Int.self, forKey: .maxRetries)
+        maxRetries = try c.decodeIntegerPatch(forKey: .maxRetries)
         maxRetryWait = try c.decodePatch(Double.self, forKey: .maxRetryWait)
         mock = try c.decodePatch([String: JSONValue].self, forKey: .mock)
     }

@@ -215,10 +215,6 @@ extension XCTestCase {
 
 // MARK: - Checking what the server received
 
-extension RecordedRequest {
-    /// The body as the tests' own JSON (nil when it is not JSON).
-    var json: JSON? { bodyString.flatMap { try? JSON.parse($0) } }
-}
 
 /// Checks the OpenRouter attribution headers and the key on one received request.
 func assertOpenRouterHeaders(_ request: RecordedRequest, referer: String = OR.defaultReferer, title: String = OR.defaultTitle,

@@ -81,10 +81,10 @@ final class OpenRouterRequestTests: XCTestCase {
         _ = try worker.call("configure", ["routing": nil], id: "c3")
         assertResult(try worker.call("chat", question, id: 3), id: 3)
         let bodies = receivedRequests(server, count: 3).map(\.json)
-        XCTAssertEqual(bodies[0]?["model"], "openai/gpt-4o")
-        XCTAssertEqual(bodies[0]?["models"], ["openai/gpt-4o", "anthropic/claude-3.5-haiku"])
-        XCTAssertEqual(bodies[1]?.keys, ["model", "messages"])
-        XCTAssertEqual(bodies[2]?.keys, ["model", "messages", "models"])
-        XCTAssertEqual(bodies[2]?["models"], ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"])
+        XCTAssertEqual(bodies[0]["model"], "openai/gpt-4o")
+        XCTAssertEqual(bodies[0]["models"], ["openai/gpt-4o", "anthropic/claude-3.5-haiku"])
+        XCTAssertEqual(bodies[1].keys, ["model", "messages"])
+        XCTAssertEqual(bodies[2].keys, ["model", "messages", "models"])
+        XCTAssertEqual(bodies[2]["models"], ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"])
     }
 }
