@@ -14,7 +14,8 @@ enum ProbeServer {
 
     static func kind(of request: RecordedRequest) -> Request {
         if request.method == "GET", request.pathWithoutQuery.hasSuffix("/models") { return .models }
-        guard request.method == "POST", request.pathWithoutQuery.hasSuffix("/chat/completions"), let body = request.json else { return .other }
+        guard request.method == "POST", request.pathWithoutQuery.hasSuffix("/chat/completions") else { return .other }
+        let body = request.json
         if body["stream"] == true { return .stream }
         if body["tools"] != nil { return .tools }
         return .chat
@@ -28,7 +29,7 @@ enum ProbeServer {
         { request in
             let kind = kind(of: request)
             if let response = override?(kind, request) { return response }
-            let model = request.json?["model"]?.string ?? "unknown"
+            let model = request.json["model"]?.string ?? "unknown"
             switch kind {
             case .models:
                 return OR.json(models)

@@ -36,8 +36,8 @@ final class ProbeTests: XCTestCase {
         // Nothing was saved: the configuration is the one from before, and chat still uses it.
         XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "after"), id: "after"), before)
         assertResult(try worker.call("chat", ["messages": [["role": "user", "content": "hi"]]], id: "chat"), id: "chat")
-        XCTAssertEqual(receivedRequests(server, count: 9)[8].json?["model"], "saved-model")
-        XCTAssertEqual(receivedRequests(server, count: 9)[8].json?["temperature"], 0.2)
+        XCTAssertEqual(receivedRequests(server, count: 9)[8].json["model"], "saved-model")
+        XCTAssertEqual(receivedRequests(server, count: 9)[8].json["temperature"], 0.2)
         try assertNothingInFlight(worker)
     }
 
@@ -67,9 +67,7 @@ final class ProbeTests: XCTestCase {
 
     /// Nothing listens: connection errors in every check, ok false, and the probe ends (retries included).
     func testDeadServer() throws {
-        let dead = try MockHTTPServer()
-        let port = dead.port
-        dead.stop()
+        let port = try closedLocalPort()
         let worker = try startWorker()
         let base = "http://127.0.0.1:\(port)/v1"
         let report = try probe(worker, ["provider": "openai_compatible", "base_url": .string(base), "model": "m", "max_retries": 1])
@@ -157,7 +155,7 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(report["ok"], true)
         XCTAssertEqual(report["model"], "qwen3-8b")
         XCTAssertEqual(report["warnings"], ["No model is configured; probed with 'qwen3-8b', the first one listed."])
-        XCTAssertEqual(receivedRequests(server, count: 4).dropFirst().map { $0.json?["model"] }, ["qwen3-8b", "qwen3-8b", "qwen3-8b"])
+        XCTAssertEqual(receivedRequests(server, count: 4).dropFirst().map { $0.json["model"] }, ["qwen3-8b", "qwen3-8b", "qwen3-8b"])
         XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "c"), id: "c")["model"], JSON.null, "still no model saved")
     }
 
