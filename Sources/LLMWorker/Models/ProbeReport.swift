@@ -44,6 +44,18 @@ public struct ProbeReport: Encodable, Sendable {
     public var checks: Checks
     public var warnings: [String]
 
+    /// The report with `scrub` applied to every text that may quote a server (check errors and warnings).
+    func scrubbed(_ scrub: (String) -> String) -> ProbeReport {
+        var report = self
+        for path in [\Checks.models, \Checks.chat, \Checks.stream, \Checks.tools] {
+            if let message = report.checks[keyPath: path].error?.message {
+                report.checks[keyPath: path].error?.message = scrub(message)
+            }
+        }
+        report.warnings = warnings.map(scrub)
+        return report
+    }
+
     enum CodingKeys: String, CodingKey {
         case ok, provider, model, checks, warnings
         case baseURL = "base_url"

@@ -11,12 +11,14 @@ struct Probe: Sendable {
 
     static let prompt: [JSONValue] = [.object(["role": .string("user"), "content": .string("Reply with the single word: ok")])]
 
-    func run() async -> ProbeReport {
+    /// - Throws: `CancellationError` when the probe was cancelled (a cancelled check is not a failed one).
+    func run() async throws -> ProbeReport {
         var settings = self.settings
         var checks = ProbeReport.Checks()
         var warnings: [String] = []
 
         let listing = settings
+        try Task.checkCancellation()
         let (modelsCheck, listed) = await measure { _ in try await provider.listModels(listing, query: ModelQuery()) }
         checks.models = modelsCheck
         let models = listed ?? []
@@ -31,10 +33,12 @@ struct Probe: Sendable {
         }
 
         let chatRequest = ProviderRequest(params: ChatParams(messages: Self.prompt, maxTokens: 16), settings: settings)
+        try Task.checkCancellation()
         let (chatCheck, answer) = await measure { _ in try await provider.complete(chatRequest) }
         checks.chat = chatCheck
         let upstream = answer?.upstreamProvider
 
+        try Task.checkCancellation()
         let (streamCheck, ttft) = await measure { clock -> Double? in
             let firstDelta = FirstDeltaClock(clock: clock)
             try await provider.stream(chatRequest) { chunks in
@@ -52,10 +56,12 @@ struct Probe: Sendable {
         toolParams.tools = [Self.trivialTool]
         toolParams.toolChoice = .string("auto")
         let toolRequest = ProviderRequest(params: toolParams, settings: settings)
+        try Task.checkCancellation()
         (checks.tools, _) = await measure { _ in try await provider.complete(toolRequest) }
+        try Task.checkCancellation()
         if checks.tools.ok {
             checks.tools.supported = true
-        } else if let error = checks.tools.error, error.kind == ErrorKind.badRequest.rawValue, error.message.lowercased().contains("tool") {
+        } else if let error = checks.tools.error, Self.rejectsTools(error) {
             checks.tools = ProbeReport.Check(ok: true, ms: checks.tools.ms, error: error, supported: false)
             warnings.append("This server rejects tools: CAAL's tool calls will not work with this model.")
         }
@@ -70,6 +76,18 @@ struct Probe: Sendable {
         }
         return ProbeReport(ok: checks.chat.ok && checks.stream.ok, provider: settings.provider.rawValue,
                            baseURL: settings.baseURL, model: settings.model, checks: checks, warnings: warnings)
+    }
+
+    /// A 400 that mentions tools (vLLM without its tool parser), or OpenRouter's 404 "No endpoints found that
+    /// support tool use" (the model exists, but none of its providers takes tools).
+    static func rejectsTools(_ error: ProbeReport.CheckError) -> Bool {
+        let text = error.message.lowercased()
+        switch error.kind {
+        case ErrorKind.badRequest.rawValue: return text.contains("tool")
+        // Not any 404 naming a "tool…" model: OpenRouter's wording ("support tool use", "'tool_choice' value").
+        case ErrorKind.notFound.rawValue: return text.contains("support tool") || text.contains("tool_choice")
+        default: return false
+        }
     }
 
     static let trivialTool: JSONValue = .object([

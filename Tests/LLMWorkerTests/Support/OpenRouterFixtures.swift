@@ -252,3 +252,21 @@ func joinedDeltas(_ deltas: [JSON], id: JSON, file: StaticString = #filePath, li
     }
     return (content, reasoning)
 }
+
+/// Asks `ping` until nothing is in flight (a response is written just before its request is counted out, so
+/// one immediate ping may still count it); fails after `timeout`.
+func assertNothingInFlight(_ worker: WorkerProcess, timeout: TimeInterval = 10, file: StaticString = #filePath, line: UInt = #line) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    var serial = 0
+    while true {
+        serial += 1
+        let id: JSON = .string("idle-\(serial)")
+        let count = assertResult(try worker.call("ping", id: id), id: id, file: file, line: line)["in_flight"]?.int
+        if count == 0 { return }
+        if Date() > deadline {
+            XCTFail("still \(count.map(String.init) ?? "?") request(s) in flight after \(timeout) s", file: file, line: line)
+            return
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+}

@@ -6,6 +6,8 @@ struct ProbeMethod: RPCMethod {
         let settings = try call.worker.configuration.previewResolved(params, requireKey: false)
         let provider = call.worker.providers.provider(for: settings.provider)
         let limit = min(settings.timeouts.total, 30)
-        return await Probe(provider: provider, settings: settings, memory: call.worker.probeMemory, checkLimit: limit).run()
+        let report = try await Probe(provider: provider, settings: settings, memory: call.worker.probeMemory, checkLimit: limit).run()
+        // A server may echo the key back in its error text: scrubbed as the dispatcher scrubs errors.
+        return report.scrubbed(call.worker.redactor.scrub)
     }
 }
