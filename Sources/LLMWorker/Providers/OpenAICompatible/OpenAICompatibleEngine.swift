@@ -123,6 +123,7 @@ struct OpenAICompatibleEngine: LLMProvider {
     private func decodeCompletion(_ body: Data) throws -> CompletionChunk {
         let wire: WireChunk
         do {
+            guard SSEChunkReader.isValidUTF8(body) else { throw CocoaError(.fileReadInapplicableStringEncoding) }
             wire = try JSONDecoder().decode(WireChunk.self, from: body)
         } catch {
             throw ProviderError(.invalidResponse, "The server's answer is not the expected JSON: \(Self.quote(body))", provider: flavor.kind.rawValue)
