@@ -48,6 +48,7 @@ final class Dispatcher: Sendable {
             if let response = configureNow(message) { worker.writer.sendNow(response) }
             return
         }
+        if isInert(message) { return }
         let token = worker.inFlight.begin(id: message.id)
         let settings = worker.configuration.snapshot()
         let task = Task { [self] in
@@ -74,6 +75,8 @@ final class Dispatcher: Sendable {
             case .message(let message) where message.method == ConfigureMethod.name:
                 let response = configureNow(message)
                 pending.append(Task { response })
+            case .message(let message) where isInert(message):
+                continue
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
@@ -94,6 +97,12 @@ final class Dispatcher: Sendable {
             worker.inFlight.end(collectorToken)
         }
         worker.inFlight.attach(collectorToken, task: collector)
+    }
+
+    /// A notification that could have no effect at all (`ping`, `rpc.discover`, an unknown method): dropped
+    /// here, so a flood of them costs no task and no work (building the OpenRPC document, say).
+    private func isInert(_ message: IncomingMessage) -> Bool {
+        message.id == nil && (message.method == PingMethod.name || message.method == DiscoverMethod.name || methods[message.method] == nil)
     }
 
     private func cancelNow(_ message: IncomingMessage) {
