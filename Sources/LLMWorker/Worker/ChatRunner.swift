@@ -90,6 +90,9 @@ actor StreamSink {
     /// Chunks parsed from one network read become at most one delta line: already-waiting text is sent
     /// together, and nothing is held back to wait for more.
     func deliver(_ chunks: [CompletionChunk]) async throws {
+        // A cancelled request takes in nothing more: its next line is the -32800 error, whose partial answer
+        // must be exactly what was sent. (Checked before accumulating: text taken into the answer is always sent.)
+        if encoder != nil { try Task.checkCancellation() }
         var merged = DeltaPayload()
         for chunk in chunks {
             let delta = accumulator.add(chunk)
@@ -120,8 +123,6 @@ actor StreamSink {
         guard !delta.isEmpty else { return }
         if firstDeltaMs == nil { firstDeltaMs = clock.elapsedMs }
         guard let encoder else { return }
-        // A cancelled request sends nothing more: its next line is the -32800 error.
-        try Task.checkCancellation()
         let line = encoder.line(index: nextIndex, delta)
         nextIndex += 1
         await writer.send(line)
