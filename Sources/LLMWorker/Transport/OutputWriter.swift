@@ -46,6 +46,14 @@ public final class OutputWriter: @unchecked Sendable {
         }
     }
 
+    /// Whether the reading end of the output is closed (the client has gone), found without writing anything.
+    /// A pipe whose reader closed reports POLLERR to the writer.
+    public var isReaderGone: Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&descriptor, 1, 0) > 0 else { return false }
+        return descriptor.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
+    }
+
     /// Queues one line without ever waiting, for the few places that cannot suspend.
     public func sendNow(_ line: some Sequence<UInt8>) {
         _ = enqueue(line)

@@ -37,6 +37,12 @@ final class Lifecycle: @unchecked Sendable {
 
     /// End of input, or SIGTERM/SIGINT: finish, flush, exit 0.
     func finish(_ worker: WorkerContext, grace: Double, reason: String) {
+        // When the client died, stdin ended and stdout broke together: no answer can be delivered, so stop the
+        // upstream requests now instead of letting them generate for the whole grace period.
+        if worker.writer.isReaderGone {
+            clientGone(worker)
+            return
+        }
         worker.logger.info("\(reason): finishing \(worker.inFlight.count) request(s) in flight")
         Task {
             await drainForShutdown(worker, grace: grace, keeping: nil)
