@@ -69,3 +69,20 @@ final class FuzzRegressionTests: XCTestCase {
         for step in 1...9 { XCTAssertEqual(frame(Array(stride(from: step, to: input.count, by: step))), expected, "cut every \(step) bytes") }
     }
 }
+
+extension FuzzRegressionTests {
+    /// Second finding (FuzzSSEParser): a tool-call fragment that carries nothing (no id, no name, no arguments)
+    /// is not sent to the client, so it must not become a call in the result either: the result would hold a
+    /// nameless call that no delta announced (PROTOCOL §4.3, guarantee 4).
+    func testAToolCallFragmentWithNothingInItIsNeitherSentNorInTheResult() {
+        var accumulator = ChatAccumulator(stripThink: true)
+        var sent: [ToolCallFragment] = []
+        sent += accumulator.add(CompletionChunk(content: "Checking.", toolCalls: [ToolCallFragment(index: 1, arguments: "")])).toolCalls
+        sent += accumulator.add(CompletionChunk(toolCalls: [ToolCallFragment(index: 0, id: "call_1", name: "f", arguments: "{}")],
+                                                finishReason: "tool_calls")).toolCalls
+        let result = accumulator.result(provider: .mock, timing: Timing(ttftMs: nil, totalMs: 0))
+        XCTAssertEqual(Set(sent.compactMap(\.index)), [0])
+        XCTAssertEqual(result.toolCalls.map(\.name), ["f"])
+        XCTAssertEqual(result.finishReason, "tool_calls")
+    }
+}
