@@ -51,8 +51,9 @@ final class Dispatcher: Sendable {
         if isInert(message) { return }
         let token = worker.inFlight.begin(id: message.id)
         let settings = worker.configuration.snapshot()
+        let shuttingDown = shutdownState(when: message)
         let task = Task { [self] in
-            if let response = await execute(message, token: token, settings: settings) {
+            if let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown) {
                 worker.inFlight.markAnswered(token)
                 await worker.writer.send(response)
             }
@@ -81,8 +82,9 @@ final class Dispatcher: Sendable {
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
+                let shuttingDown = shutdownState(when: message)
                 let task = Task { [self] in
-                    let response = await execute(message, token: token, settings: settings)
+                    let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown)
                     worker.inFlight.markAnswered(token)
                     return response
                 }
@@ -129,8 +131,18 @@ final class Dispatcher: Sendable {
         return message.id == nil ? nil : response
     }
 
+    /// Whether the worker was shutting down when this line was read (its answer is then `shutting_down`). A
+    /// `shutdown` starts it right here, on the reader thread, like `configure` takes effect: every line read after
+    /// it is refused even if its task runs before the shutdown's own task does.
+    private func shutdownState(when message: IncomingMessage) -> Bool {
+        let already = worker.lifecycle.isShuttingDown
+        if message.method == ShutdownMethod.name && !already { worker.lifecycle.markShuttingDown() }
+        return already
+    }
+
     /// Runs one request; returns its response line, or nil for a notification.
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?) async -> Data? {
+    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?,
+                         shuttingDown: Bool) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, settings: settings)
         let response: Data
         do {
@@ -139,7 +151,7 @@ final class Dispatcher: Sendable {
                 worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
                 return nil
             }
-            if worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
+            if shuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
                 throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
                                data: .object(["kind": .string("shutting_down")]))
             }

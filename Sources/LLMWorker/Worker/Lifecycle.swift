@@ -29,7 +29,9 @@ final class Lifecycle: @unchecked Sendable {
         _ = await worker.inFlight.waitUntil(atMost: own, timeout: 2)
     }
 
-    private func markShuttingDown() {
+    /// Called by the dispatcher on the reader thread when a `shutdown` line is read, so that every line read
+    /// after it is refused, whenever its task runs; and by the drain itself.
+    func markShuttingDown() {
         lock.lock()
         shuttingDown = true
         lock.unlock()
