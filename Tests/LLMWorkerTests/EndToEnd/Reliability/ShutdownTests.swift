@@ -117,4 +117,21 @@ final class ShutdownTests: XCTestCase {
         XCTAssertEqual(tracker.last?["id"], "bye", "the shutdown answer is the last line")
         assertNoUpstreamConnectionLeft(server)
     }
+
+    func testEveryRequestReadAfterShutdownIsRefused() throws {
+        // The shutdown and 200 requests in one write: each request read after the shutdown line is refused,
+        // whichever task happens to run first.
+        let worker = try startMockWorker()
+        try worker.send(RPC.request("chatStream", RPC.chatParams(mock: ["first_token_delay_ms": 300]), id: "in-flight"))
+        var lines = [RPC.request("shutdown", id: "bye").text]
+        for n in 0..<200 { lines.append(RPC.request(n % 2 == 0 ? "chat" : "listModels", RPC.chatParams(), id: .number("\(n)")).text) }
+        try worker.sendRaw(Array((lines.joined(separator: "\n") + "\n").utf8))
+        XCTAssertEqual(try worker.waitForExit(timeout: 30), 0)
+        var refused = 0
+        for message in try worker.remainingMessages() where message["id"]?.int != nil {
+            XCTAssertEqual(message["error"]?["data"]?["kind"], "shutting_down", "\(message)")
+            refused += 1
+        }
+        XCTAssertEqual(refused, 200)
+    }
 }
