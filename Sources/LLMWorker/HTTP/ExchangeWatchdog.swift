@@ -126,7 +126,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
     private func nearestDeadline() -> (UInt64, ExchangeTimeout) {
         lock.lock()
         defer { lock.unlock() }
-        func at(_ base: UInt64, _ seconds: Double) -> UInt64 { base + UInt64(seconds * 1e9) }
+        func at(_ base: UInt64, _ seconds: Double) -> UInt64 { base + Nanoseconds.from(seconds: seconds) }
         var candidates: [(UInt64, ExchangeTimeout)] = [(at(start, timeouts.total), ExchangeTimeout(phase: .total, seconds: timeouts.total))]
         if drainingAfterEnd {
             candidates.append((at(lastActivity, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))

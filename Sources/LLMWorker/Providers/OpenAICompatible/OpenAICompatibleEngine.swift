@@ -174,7 +174,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                 switch decision {
                 case .retry(let wait):
                     logger.info(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
-                    try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                    try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: wait))
                 case .fail:
                     if attempt > 1 {
                         failure.attempts = attempt
