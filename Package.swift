@@ -15,6 +15,9 @@ let package = Package(
             dependencies: ["LLMWorker"],
             path: "Sources/caal-llm-worker"
         ),
+        // libFuzzer targets (Tests/Fuzz/README.md); in a normal build, tools that replay saved inputs.
+        .executableTarget(name: "FuzzLineParser", dependencies: ["LLMWorker"], path: "Sources/FuzzLineParser"),
+        .executableTarget(name: "FuzzSSEParser", dependencies: ["LLMWorker"], path: "Sources/FuzzSSEParser"),
         .testTarget(
             name: "LLMWorkerTests",
             dependencies: ["LLMWorker"],

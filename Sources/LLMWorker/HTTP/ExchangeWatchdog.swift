@@ -25,7 +25,9 @@ struct ExchangeTimeout: Error, Sendable, Equatable {
 
 /// The worker's own deadlines for one exchange: URLSession on Linux enforces neither a resource timeout
 /// nor anything like a first-token limit. One task sleeps until the nearest deadline; activity only moves
-/// timestamps, so a busy stream costs no timer churn.
+/// timestamps, so a busy stream costs no timer churn. The few changes that can bring the nearest deadline
+/// earlier (connected, first delta, answer complete) re-arm the timer, which would otherwise sleep on until
+/// the deadline it computed before (an idle or drain limit shorter than the connect limit would fire late).
 final class ExchangeWatchdog: @unchecked Sendable {
     private let lock = NSLock()
     private let start = DispatchTime.now().uptimeNanoseconds
@@ -33,6 +35,8 @@ final class ExchangeWatchdog: @unchecked Sendable {
     private var sawDelta = false
     private var lastActivity: UInt64
     private var drainingAfterEnd = false
+    private var stopped = false
+    private var exchange: HTTPExchange?
     private var timer: Task<Void, Never>?
     private let timeouts: Timeouts
     private let streaming: Bool
@@ -46,9 +50,30 @@ final class ExchangeWatchdog: @unchecked Sendable {
         lastActivity = start
     }
 
-    /// Starts watching; `expire` is called at most once, with the deadline that passed.
+    /// Starts watching; the exchange is failed at most once, with the deadline that passed.
     func watch(_ exchange: HTTPExchange) {
+        lock.lock()
+        self.exchange = exchange
+        lock.unlock()
         exchange.whenConnected { [weak self] in self?.markConnected() }
+        rearm()
+    }
+
+    func stop() {
+        lock.lock()
+        stopped = true
+        timer?.cancel()
+        timer = nil
+        exchange = nil
+        lock.unlock()
+    }
+
+    /// Replaces the sleeping timer with one that sleeps until the nearest deadline as it is now.
+    private func rearm() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped, let exchange else { return }
+        timer?.cancel()
         timer = Task { [weak self] in
             while let self, !Task.isCancelled {
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -62,17 +87,15 @@ final class ExchangeWatchdog: @unchecked Sendable {
         }
     }
 
-    func stop() {
-        timer?.cancel()
-    }
-
     func markConnected() {
         lock.lock()
+        let changed = !connected
         connected = true
         lock.unlock()
+        if changed { rearm() }
     }
 
-    /// Any bytes from the server, keep-alive comments included.
+    /// Any bytes from the server, keep-alive comments included. Only moves a deadline later: no re-arming.
     func markActivity() {
         let now = DispatchTime.now().uptimeNanoseconds
         lock.lock()
@@ -80,26 +103,30 @@ final class ExchangeWatchdog: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Something the listener will get: ends the first-token wait.
+    /// Something the listener will get: ends the first-token wait (the idle limit takes over).
     func markDelta() {
         lock.lock()
+        let changed = !sawDelta
         sawDelta = true
         lock.unlock()
+        if changed { rearm() }
     }
 
     /// The answer is complete (`[DONE]`); only the end of the body is still awaited, briefly.
     func markAnswerComplete() {
         let now = DispatchTime.now().uptimeNanoseconds
         lock.lock()
+        let changed = !drainingAfterEnd
         drainingAfterEnd = true
         lastActivity = now
         lock.unlock()
+        if changed { rearm() }
     }
 
     private func nearestDeadline() -> (UInt64, ExchangeTimeout) {
         lock.lock()
         defer { lock.unlock() }
-        func at(_ base: UInt64, _ seconds: Double) -> UInt64 { base + UInt64(seconds * 1e9) }
+        func at(_ base: UInt64, _ seconds: Double) -> UInt64 { base + Nanoseconds.from(seconds: seconds) }
         var candidates: [(UInt64, ExchangeTimeout)] = [(at(start, timeouts.total), ExchangeTimeout(phase: .total, seconds: timeouts.total))]
         if drainingAfterEnd {
             candidates.append((at(lastActivity, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))

@@ -60,7 +60,8 @@ public struct Usage: Codable, Sendable, Equatable {
     public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cost: Double? = nil) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
-        self.totalTokens = totalTokens ?? promptTokens + completionTokens
+        let (sum, overflow) = promptTokens.addingReportingOverflow(completionTokens)
+        self.totalTokens = totalTokens ?? (overflow ? Int.max : sum)
         self.cost = cost
     }
 

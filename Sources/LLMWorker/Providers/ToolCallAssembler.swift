@@ -7,13 +7,16 @@ struct ToolCallAssembler: Sendable {
         var id: String?
         var name: String = ""
         var arguments: String = ""
+
+        /// Nothing arrived for this call but its index: nothing of it was sent to the client either.
+        var isBlank: Bool { id == nil && name.isEmpty && arguments.isEmpty }
     }
 
     private var calls: [Int: Pending] = [:]
     private var order: [Int] = []
     private var lastIndex: Int?
 
-    var isEmpty: Bool { order.isEmpty }
+    var isEmpty: Bool { !calls.values.contains { !$0.isBlank } }
 
     /// Adds fragments and returns what the client is to be sent of them: `index` filled in (servers that omit it get
     /// positional indexes), `id` and `name` only the first time they arrive, fragments that add nothing left out.
@@ -58,7 +61,8 @@ struct ToolCallAssembler: Sendable {
         var result: [ToolCall] = []
         var warnings: [String] = []
         for (position, index) in order.enumerated() {
-            guard let pending = calls[index] else { continue }
+            // A call no fragment ever filled in was never announced to the client: it is not a call.
+            guard let pending = calls[index], !pending.isBlank else { continue }
             let id = pending.id ?? "call_\(position)_\(UInt32.random(in: 0...UInt32.max))"
             let (arguments, problem) = Self.parseArguments(pending.arguments)
             if let problem {

@@ -3,6 +3,9 @@ import Foundation
 /// The OpenRPC description of the protocol, as served by `rpc.discover` (embedded from protocol/openrpc.json).
 enum OpenRPCDocument {
     static func value() throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try parsed.get()
     }
+
+    /// Parsed once: `rpc.discover` is answered without decoding 46 KB of JSON each time.
+    private static let parsed = Result { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
 }

@@ -48,10 +48,10 @@ final class Dispatcher: Sendable {
             if let response = configureNow(message) { worker.writer.sendNow(response) }
             return
         }
+        if isInert(message) { return }
         let token = worker.inFlight.begin(id: message.id)
         let settings = worker.configuration.snapshot()
-        let shuttingDown = worker.lifecycle.isShuttingDown
-        if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
+        let shuttingDown = shutdownState(when: message)
         let task = Task { [self] in
             if let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown) {
                 worker.inFlight.markAnswered(token)
@@ -77,11 +77,12 @@ final class Dispatcher: Sendable {
             case .message(let message) where message.method == ConfigureMethod.name:
                 let response = configureNow(message)
                 pending.append(Task { response })
+            case .message(let message) where isInert(message):
+                continue
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
-                let shuttingDown = worker.lifecycle.isShuttingDown
-                if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
+                let shuttingDown = shutdownState(when: message)
                 let task = Task { [self] in
                     let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown)
                     worker.inFlight.markAnswered(token)
@@ -105,6 +106,12 @@ final class Dispatcher: Sendable {
         worker.inFlight.attach(collectorToken, task: collector)
     }
 
+    /// A notification that could have no effect at all (`ping`, `rpc.discover`, an unknown method): dropped
+    /// here, so a flood of them costs no task and no work (building the OpenRPC document, say).
+    private func isInert(_ message: IncomingMessage) -> Bool {
+        message.id == nil && (message.method == PingMethod.name || message.method == DiscoverMethod.name || methods[message.method] == nil)
+    }
+
     private func cancelNow(_ message: IncomingMessage) {
         if let params = try? message.decodeParams(CancelMethod.Params.self) {
             worker.inFlight.cancel(id: params.id)
@@ -122,6 +129,15 @@ final class Dispatcher: Sendable {
             response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
         }
         return message.id == nil ? nil : response
+    }
+
+    /// Whether the worker was shutting down when this line was read (its answer is then `shutting_down`). A
+    /// `shutdown` starts it right here, on the reader thread, like `configure` takes effect: every line read after
+    /// it is refused even if its task runs before the shutdown's own task does.
+    private func shutdownState(when message: IncomingMessage) -> Bool {
+        let already = worker.lifecycle.isShuttingDown
+        if message.method == ShutdownMethod.name && !already { worker.lifecycle.markShuttingDown() }
+        return already
     }
 
     /// Runs one request; returns its response line, or nil for a notification.

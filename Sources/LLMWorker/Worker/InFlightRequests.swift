@@ -99,7 +99,7 @@ final class InFlightRequests: @unchecked Sendable {
 
     private func waitForEmpty(timeout: Double) async {
         let timer = Task {
-            try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
+            try? await Task.sleep(nanoseconds: Nanoseconds.from(seconds: timeout))
             self.releaseEmptyWaiters()
         }
         await withCheckedContinuation { continuation in

@@ -108,7 +108,7 @@ struct Probe: Sendable {
             let value = try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await body(clock) }
                 group.addTask {
-                    try await Task.sleep(nanoseconds: UInt64(limit * 1e9))
+                    try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: limit))
                     throw ProviderError(.timeout, String(format: "No answer within %.0f s.", limit), provider: providerName.rawValue)
                 }
                 defer { group.cancelAll() }

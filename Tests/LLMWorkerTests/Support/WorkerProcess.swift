@@ -31,6 +31,7 @@ final class WorkerProcess: @unchecked Sendable {
     private var exitStatus: Int32?
     private var exitedBySignal = false
     private var inputClosed = false
+    private var stdoutPaused = false
 
     /// Starts the binary with `arguments`. The environment is the test's own without the API-key variables
     /// (so a key on the CI machine cannot change results), plus `environment`. `closingStdout` plays a client
@@ -179,6 +180,11 @@ final class WorkerProcess: @unchecked Sendable {
         let thread = Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
+                if isStdout {
+                    state.lock()
+                    while stdoutPaused { state.wait() }
+                    state.unlock()
+                }
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 // Closed before the end is announced: once a wait returns, no descriptor of this worker is open.
@@ -210,6 +216,21 @@ final class WorkerProcess: @unchecked Sendable {
         }
         thread.name = name
         thread.start()
+    }
+
+    /// Stops reading the worker's stdout (a slow client): the pipe fills and the worker's writes block until
+    /// `resumeStdout()`. Lines already read stay available.
+    func pauseStdout() {
+        state.lock()
+        stdoutPaused = true
+        state.unlock()
+    }
+
+    func resumeStdout() {
+        state.lock()
+        stdoutPaused = false
+        state.broadcast()
+        state.unlock()
     }
 
     /// The next stdout line not yet returned, without its newline, as bytes.
@@ -331,6 +352,7 @@ final class WorkerProcess: @unchecked Sendable {
 
     /// Kills the worker if it is still running and waits (bounded) for it to go.
     func stop() {
+        resumeStdout()
         closeInput()
         if isRunning {
             kill(pid, SIGKILL)

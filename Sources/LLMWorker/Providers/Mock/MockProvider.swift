@@ -106,7 +106,7 @@ struct MockProvider: LLMProvider {
             try Task.checkCancellation()
             return
         }
-        try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+        try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: seconds))
     }
 
     private static func failure(_ scripted: MockScript.ScriptedError) -> ProviderError {

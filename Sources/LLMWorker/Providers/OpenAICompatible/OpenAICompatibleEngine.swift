@@ -129,10 +129,12 @@ struct OpenAICompatibleEngine: LLMProvider {
         UpstreamErrorMapper.map(status: head.status, headers: head.headers, body: body, dialect: flavor.dialect, provider: flavor.kind)
     }
 
-    /// A 2xx answer → its chunk. A body that is not a completion (not JSON, no choices) is `invalid_response`
-    /// with the HTTP status and the body's first bytes in `upstream_message`, as the error mapper quotes them.
+    /// A 2xx answer → its chunk. A body that is not a completion (not JSON, not UTF-8, no choices) is
+    /// `invalid_response` with the HTTP status and the body's first bytes in `upstream_message`, as the error mapper quotes them.
     private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
-        guard let wire = try? JSONDecoder().decode(WireChunk.self, from: body) else { throw mapStatus(head, body) }
+        guard SSEChunkReader.isValidUTF8(body), let wire = try? JSONDecoder().decode(WireChunk.self, from: body) else {
+            throw mapStatus(head, body)
+        }
         if wire.mayCarryError, let error = embeddedError(body) { throw AnswerError(error: error) }
         guard !wire.choices.isEmpty else { throw mapStatus(head, body) }
         return wire.completionChunk
@@ -177,7 +179,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                 switch decision {
                 case .retry(let wait):
                     logger.info(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
-                    try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
+                    try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: wait))
                 case .fail:
                     if attempt > 1 {
                         failure.attempts = attempt

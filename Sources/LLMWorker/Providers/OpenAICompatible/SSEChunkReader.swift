@@ -91,6 +91,11 @@ struct SSEChunkReader {
             done = true
             return
         }
+        // JSON text is UTF-8: the lenient chunk decoding below would otherwise drop a garbled field silently,
+        // leaving a hole in the answer with no word about it.
+        guard Self.isValidUTF8(event.data) else {
+            throw ProviderError(.invalidResponse, "The server sent an event that is not valid UTF-8: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
+        }
         let wire: WireChunk
         do {
             wire = try decoder.decode(WireChunk.self, from: event.data)
@@ -114,6 +119,12 @@ struct SSEChunkReader {
         }
         if wire.choices.contains(where: { $0.finishReason != nil }) { sawFinishReason = true }
         chunks.append(wire.completionChunk)
+    }
+}
+
+extension SSEChunkReader {
+    static func isValidUTF8(_ data: Data) -> Bool {
+        data.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
     }
 }
 

@@ -248,7 +248,7 @@ enum UpstreamErrorMapper {
     }
 
     private static func formatSeconds(_ seconds: Double) -> String {
-        if seconds == seconds.rounded() { return String(Int(seconds)) }
+        if seconds == seconds.rounded(), let whole = Int(exactly: seconds) { return String(whole) }
         return String(format: "%.1f", seconds)
     }
 

@@ -134,7 +134,8 @@ struct WireUsage: Decodable {
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func count(_ key: CodingKeys) -> Int? {
-            (try? c.decode(Int.self, forKey: key)) ?? (try? c.decode(Double.self, forKey: key)).map { Int($0) }
+            // A count that does not fit an Int (a server's garbage) is no count, not a crash.
+            (try? c.decode(Int.self, forKey: key)) ?? (try? c.decode(Double.self, forKey: key)).flatMap { Int(exactly: $0.rounded(.towardZero)) }
         }
         guard let prompt = count(.promptTokens), let completion = count(.completionTokens) else { return }
         usage = Usage(promptTokens: prompt, completionTokens: completion, totalTokens: count(.totalTokens),

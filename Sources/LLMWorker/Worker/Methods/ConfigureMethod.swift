@@ -7,9 +7,18 @@ struct ConfigureMethod: RPCMethod {
 
     /// Runs on the reader thread as the line arrives (see `ConfigurationStore`).
     func apply(_ params: ConfigureParams, worker: WorkerContext) throws -> ConfigurationReport {
-        worker.redactor.register(params.apiKey.value)
+        worker.redactor.register(secretsOf: params)
         let settings = try worker.configuration.configure(params)
         worker.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
         return ConfigurationReport(settings: settings)
+    }
+}
+
+extension Redactor {
+    /// The key and the header values of a `configure` or `probe` call (an `Authorization` or `api-key` header
+    /// set by hand is as secret as the key): a server that echoes them back gets them redacted.
+    func register(secretsOf params: ConfigureParams) {
+        register(params.apiKey.value)
+        for value in params.headers.value?.values ?? [:].values { register(value) }
     }
 }

@@ -2,7 +2,7 @@ struct ProbeMethod: RPCMethod {
     static let name = "probe"
 
     func handle(_ params: ConfigureParams, call: CallContext) async throws -> ProbeReport {
-        call.worker.redactor.register(params.apiKey.value)
+        call.worker.redactor.register(secretsOf: params)
         let settings = try call.worker.configuration.previewResolved(params, requireKey: false)
         let provider = call.worker.providers.provider(for: settings.provider)
         let limit = min(settings.timeouts.total, 30)

@@ -73,15 +73,38 @@ enum Wire {
 
 /// The worker's memory, read from /proc (Linux).
 enum ProcessMemory {
+    /// /proc files report a size of 0: read them with plain read(2) until the end.
+    static func readProc(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Resident set size now, in MiB (`VmRSS`).
     static func residentMiB(_ pid: Int32) -> Double? { field("VmRSS", pid) }
     /// Peak resident set size so far, in MiB (`VmHWM`).
     static func peakMiB(_ pid: Int32) -> Double? { field("VmHWM", pid) }
 
+    /// CPU time used so far (user + system), in seconds, from /proc/<pid>/stat.
+    static func cpuSeconds(_ pid: Int32) -> Double? {
+        guard let text = readProc("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     private static func field(_ name: String, _ pid: Int32) -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let text = readProc("/proc/\(pid)/status") else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
-            let number = line.dropFirst(name.count + 1).split(separator: " ").first.flatMap { Double($0) }
+            let number = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Double($0) }
             return number.map { $0 / 1024 }
         }
         return nil
