@@ -123,20 +123,17 @@ struct OpenAICompatibleEngine: LLMProvider {
     private func decodeCompletion(_ body: Data) throws -> CompletionChunk {
         let wire: WireChunk
         do {
-            wire = try JSONDecoder().decode(WireChunk.self, from: body)
+            wire = try WireChunk(parsing: body)
         } catch {
             throw ProviderError(.invalidResponse, "The server's answer is not the expected JSON: \(Self.quote(body))", provider: flavor.kind.rawValue)
         }
-        if wire.mayCarryError, let error = embeddedError(body) { throw AnswerError(error: error) }
+        if wire.mayCarryError, let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: flavor.dialect, provider: flavor.kind) {
+            throw AnswerError(error: error)
+        }
         guard !wire.choices.isEmpty else {
             throw ProviderError(.invalidResponse, "The server's answer has no choices: \(Self.quote(body))", provider: flavor.kind.rawValue)
         }
         return wire.completionChunk
-    }
-
-    private func embeddedError(_ body: Data) -> ProviderError? {
-        let object = (try? JSONDecoder().decode([String: JSONValue].self, from: body)) ?? [:]
-        return UpstreamErrorMapper.embeddedError(in: object, dialect: flavor.dialect, provider: flavor.kind)
     }
 
     /// Tries `operation` until it succeeds, fails for good, or the retry budget is spent; logs each retry and

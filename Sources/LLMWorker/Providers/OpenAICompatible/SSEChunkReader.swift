@@ -8,7 +8,6 @@ struct SSEChunkReader {
     static let maxEventBytes = 8 << 20
 
     private var parser = SSEParser(maxLineBytes: maxEventBytes)
-    private let decoder = JSONDecoder()
     private let provider: ProviderKind
     private let dialect: ErrorDialect
     private var done = false
@@ -79,13 +78,12 @@ struct SSEChunkReader {
         }
         let wire: WireChunk
         do {
-            wire = try decoder.decode(WireChunk.self, from: event.data)
+            wire = try WireChunk(parsing: event.data)
         } catch {
             throw ProviderError(.invalidResponse, "The server sent an event that is not JSON: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
         }
         if wire.mayCarryError || event.event == "error" {
-            let object = (try? decoder.decode([String: JSONValue].self, from: event.data)) ?? [:]
-            if let error = UpstreamErrorMapper.embeddedError(in: object, dialect: dialect, provider: provider) {
+            if let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: dialect, provider: provider) {
                 // Deliver what came before the error in this same read, then fail with the mapped error.
                 throw MidStreamError(chunksBefore: chunks, error: error)
             }
