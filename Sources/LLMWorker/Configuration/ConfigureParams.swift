@@ -50,7 +50,7 @@ public struct ConfigureParams: Decodable, Sendable {
         apiKey = try c.decodePatch(String.self, forKey: .apiKey)
         headers = try c.decodePatch([String: String].self, forKey: .headers)
         temperature = try c.decodePatch(Double.self, forKey: .temperature)
-        maxTokens = try c.decodePatch(Int.self, forKey: .maxTokens)
+        maxTokens = try c.decodeIntegerPatch(forKey: .maxTokens)
         appURL = try c.decodePatch(String.self, forKey: .appURL)
         appTitle = try c.decodePatch(String.self, forKey: .appTitle)
         fallbackModels = try c.decodePatch([String].self, forKey: .fallbackModels)
@@ -60,7 +60,7 @@ public struct ConfigureParams: Decodable, Sendable {
         firstTokenTimeout = try c.decodePatch(Double.self, forKey: .firstTokenTimeout)
         idleTimeout = try c.decodePatch(Double.self, forKey: .idleTimeout)
         requestTimeout = try c.decodePatch(Double.self, forKey: .requestTimeout)
-        maxRetries = try c.decodePatch(Int.self, forKey: .maxRetries)
+        maxRetries = try c.decodeIntegerPatch(forKey: .maxRetries)
         maxRetryWait = try c.decodePatch(Double.self, forKey: .maxRetryWait)
         mock = try c.decodePatch([String: JSONValue].self, forKey: .mock)
     }
@@ -84,6 +84,12 @@ public struct ConfigureParams: Decodable, Sendable {
         try ParamRules.checkMaxTokens(maxTokens.value, field: "max_tokens")
         if let url = baseURL.value { _ = try ParamRules.checkBaseURL(url, field: "base_url") }
         if let url = appURL.value, url.isEmpty { throw InvalidParams(field: "app_url", "may not be empty") }
+        // Both are sent as OpenRouter header values: a line break would end the header (and it was silently dropped).
+        for (field, value) in [("app_url", appURL.value), ("app_title", appTitle.value)] {
+            if let value, ParamRules.hasLineBreak(value) {
+                throw InvalidParams(field: field, "may not contain line breaks")
+            }
+        }
         try ParamRules.checkPositive(connectTimeout.value, field: "connect_timeout_s")
         try ParamRules.checkPositive(firstTokenTimeout.value, field: "first_token_timeout_s")
         try ParamRules.checkPositive(idleTimeout.value, field: "idle_timeout_s")
@@ -96,11 +102,11 @@ public struct ConfigureParams: Decodable, Sendable {
         }
         for (name, value) in (headers.value ?? [:]).sorted(by: { $0.key < $1.key }) {
             try ParamRules.checkHeaderName(name, field: "headers.\(name)")
-            if value.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) {
+            if ParamRules.hasLineBreak(value) {
                 throw InvalidParams(field: "headers.\(name)", "may not contain line breaks")
             }
         }
-        if let key = apiKey.value, key.contains(where: { $0 == "\r" || $0 == "\n" }) {
+        if let key = apiKey.value, ParamRules.hasLineBreak(key) {
             throw InvalidParams(field: "api_key", "may not contain line breaks")
         }
     }
@@ -121,6 +127,11 @@ extension ParamRules {
             throw InvalidParams(field: field, "must name a host, got '\(text)'")
         }
         return trimmed
+    }
+
+    /// CR, LF or NUL anywhere. Checked on scalars: "\r\n" is one `Character`, equal to neither "\r" nor "\n".
+    static func hasLineBreak(_ value: String) -> Bool {
+        value.unicodeScalars.contains { $0 == "\r" || $0 == "\n" || $0 == "\0" }
     }
 
     static func checkHeaderName(_ name: String, field: String) throws(InvalidParams) {

@@ -28,6 +28,17 @@ public struct ChatParams: Decodable, Sendable {
         self.extra = extra
     }
 
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        messages = try c.decode([JSONValue].self, forKey: .messages)
+        tools = try c.decodeIfPresent([JSONValue].self, forKey: .tools)
+        toolChoice = try c.decodeIfPresent(JSONValue.self, forKey: .toolChoice)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        maxTokens = try c.decodeIntegerIfPresent(forKey: .maxTokens)
+        extra = try c.decodeIfPresent([String: JSONValue].self, forKey: .extra)
+    }
+
     /// Keys of `extra` that would silently break the request the worker builds.
     public static let reservedExtraKeys: Set<String> = ["model", "messages", "stream", "stream_options", "tools"]
 

@@ -53,7 +53,7 @@ public struct CompletionChunk: Sendable, Equatable {
 
     /// Whether this chunk carries something the listener would get (content, reasoning or a tool call).
     public var hasDelta: Bool {
-        !(content ?? "").isEmpty || !(reasoning ?? "").isEmpty || !toolCalls.isEmpty
+        !(content ?? "").isEmpty || !(reasoning ?? "").isEmpty || toolCalls.contains(where: \.carriesSomething)
     }
 }
 
@@ -70,5 +70,11 @@ public struct ToolCallFragment: Sendable, Equatable {
         self.id = id
         self.name = name
         self.arguments = arguments
+    }
+
+    /// Whether the fragment adds anything to its call: an id, a name or a piece of arguments. vLLM sends fragments
+    /// with `arguments: null` and nothing else; they are not forwarded and do not count as a first token.
+    public var carriesSomething: Bool {
+        !(id ?? "").isEmpty || !(name ?? "").isEmpty || !(arguments ?? "").isEmpty
     }
 }

@@ -15,7 +15,8 @@ struct ToolCallAssembler: Sendable {
 
     var isEmpty: Bool { order.isEmpty }
 
-    /// Adds fragments and returns them with `index` filled in (servers that omit it get positional indexes).
+    /// Adds fragments and returns what the client is to be sent of them: `index` filled in (servers that omit it get
+    /// positional indexes), `id` and `name` only the first time they arrive, fragments that add nothing left out.
     mutating func add(_ fragments: [ToolCallFragment]) -> [ToolCallFragment] {
         var normalized: [ToolCallFragment] = []
         normalized.reserveCapacity(fragments.count)
@@ -25,14 +26,21 @@ struct ToolCallAssembler: Sendable {
                 order.append(index)
                 return Pending()
             }()
-            if pending.id == nil, let id = fragment.id, !id.isEmpty { pending.id = id }
-            if pending.name.isEmpty, let name = fragment.name { pending.name = name }
+            // id and name go to the client once, with the first fragment that has them: some servers repeat them in
+            // every fragment, and client accumulators that concatenate names would double them.
+            var out = ToolCallFragment(index: index, arguments: fragment.arguments)
+            if pending.id == nil, let id = fragment.id, !id.isEmpty {
+                pending.id = id
+                out.id = id
+            }
+            if pending.name.isEmpty, let name = fragment.name, !name.isEmpty {
+                pending.name = name
+                out.name = name
+            }
             if let arguments = fragment.arguments { pending.arguments += arguments }
             calls[index] = pending
             lastIndex = index
-            var out = fragment
-            out.index = index
-            normalized.append(out)
+            if out.carriesSomething { normalized.append(out) }
         }
         return normalized
     }

@@ -8,8 +8,7 @@ struct DeltaEncoder: Sendable {
     init(requestID: RequestID) {
         var prefix: [UInt8] = []
         JSONText.append(#"{"jsonrpc":"2.0","method":"chatStream.delta","params":{"id":"#, to: &prefix)
-        let idJSON = (try? OutgoingMessage.encoder().encode(requestID)) ?? Data("null".utf8)
-        prefix.append(contentsOf: idJSON)
+        prefix.append(contentsOf: requestID.jsonBytes)
         JSONText.append(#","index":"#, to: &prefix)
         self.prefix = prefix
     }

@@ -62,7 +62,11 @@ enum MessageParser {
                 return .failure(.parseError(describe(error)))
             }
             guard !elements.isEmpty else { return .failure(.invalidRequest("an empty batch is not a request")) }
-            return .batch(elements.map(item(fromElement:)))
+            // Each object is read from its own bytes, as a single request is, so its id keeps its spelling.
+            if let ranges = JSONScanner.elements(ofArray: line), ranges.count == elements.count {
+                return .batch(zip(elements, ranges).map { item(fromElement: $0, bytes: line.bytes(in: $1)) })
+            }
+            return .batch(elements.map { item(fromElement: $0, bytes: nil) })
         default:
             if (try? JSONDecoder().decode(JSONValue.self, from: line)) == nil {
                 return .failure(.parseError("the line is not valid JSON"))
@@ -71,8 +75,9 @@ enum MessageParser {
         }
     }
 
-    private static func item(fromElement element: JSONValue) -> Item {
-        guard element.objectValue != nil, let data = try? JSONEncoder().encode(element), let parsed = try? item(fromObject: data) else {
+    private static func item(fromElement element: JSONValue, bytes: Data?) -> Item {
+        guard element.objectValue != nil, let data = bytes ?? (try? JSONEncoder().encode(element)),
+              let parsed = try? item(fromObject: data) else {
             return .invalid(.null, .invalidRequest("a request must be a JSON object, got \(element.typeName)"))
         }
         return parsed
@@ -80,7 +85,12 @@ enum MessageParser {
 
     private static func item(fromObject line: Data) throws -> Item {
         let envelope = try JSONDecoder().decode(Envelope.self, from: line)
-        let replyID = envelope.idIsValid ? (envelope.id ?? .null) : .null
+        var replyID = envelope.idIsValid ? (envelope.id ?? .null) : .null
+        // The decoder turns 1.0 into 1 and 2^64 into a rounded fraction: echo the number as the client wrote it.
+        if replyID.isNumber, let range = JSONScanner.member("id", inObject: line),
+           let exact = RequestID(numberSpelling: String(decoding: line.bytes(in: range), as: UTF8.self)) {
+            replyID = exact
+        }
         guard envelope.jsonrpc == "2.0" else {
             return .invalid(replyID, .invalidRequest("'jsonrpc' must be exactly \"2.0\""))
         }
@@ -112,5 +122,12 @@ enum MessageParser {
             return underlying.isEmpty ? "the line is not valid JSON" : "the line is not valid JSON (\(underlying))"
         }
         return "the line is not valid JSON"
+    }
+}
+
+private extension Data {
+    /// The bytes at `range`, counted from the start of this data (which may be a slice).
+    func bytes(in range: Range<Int>) -> Data {
+        subdata(in: (startIndex + range.lowerBound)..<(startIndex + range.upperBound))
     }
 }

@@ -31,7 +31,7 @@ enum OutgoingMessage {
     /// `{"jsonrpc":"2.0","id":…,"result"|"error":…}`, in the order the JSON-RPC spec shows.
     private static func envelope(id: RequestID, member: String, _ body: Data) -> Data {
         var line = Data(#"{"jsonrpc":"2.0","id":"#.utf8)
-        line.append((try? encoder().encode(id)) ?? Data("null".utf8))
+        line.append(id.jsonBytes)
         line.append(contentsOf: Array(",\"\(member)\":".utf8))
         line.append(body)
         line.append(UInt8(ascii: "}"))

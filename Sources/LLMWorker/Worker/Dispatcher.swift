@@ -52,6 +52,7 @@ final class Dispatcher: Sendable {
         let settings = worker.configuration.snapshot()
         let task = Task { [self] in
             if let response = await execute(message, token: token, settings: settings) {
+                worker.inFlight.markAnswered(token)
                 await worker.writer.send(response)
             }
             worker.inFlight.end(token)
@@ -77,7 +78,11 @@ final class Dispatcher: Sendable {
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
-                let task = Task { [self] in await execute(message, token: token, settings: settings) }
+                let task = Task { [self] in
+                    let response = await execute(message, token: token, settings: settings)
+                    worker.inFlight.markAnswered(token)
+                    return response
+                }
                 worker.inFlight.attach(token, task: task)
                 pending.append(task)
                 tokens.append(token)

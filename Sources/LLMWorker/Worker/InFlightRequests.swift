@@ -9,6 +9,8 @@ final class InFlightRequests: @unchecked Sendable {
     private struct Entry {
         var id: RequestID?
         var cancel: (@Sendable () -> Void)?
+        /// Its answer is decided (it is being written): `cancel` no longer reaches it.
+        var answered = false
     }
 
     private let lock = NSLock()
@@ -29,7 +31,16 @@ final class InFlightRequests: @unchecked Sendable {
     func attach<Success>(_ token: Token, task: Task<Success, Never>) {
         lock.lock()
         defer { lock.unlock() }
-        entries[token]?.cancel = { task.cancel() }
+        if entries[token]?.answered == false { entries[token]?.cancel = { task.cancel() } }
+    }
+
+    /// The request has its answer: it still counts as in flight until `end` (its answer may still be
+    /// waiting to be written), but a `cancel` now answers false instead of claiming a request already answered.
+    func markAnswered(_ token: Token) {
+        lock.lock()
+        defer { lock.unlock() }
+        entries[token]?.answered = true
+        entries[token]?.cancel = nil
     }
 
     func end(_ token: Token) {

@@ -32,6 +32,31 @@ final class RequestIDTests: XCTestCase {
         }
     }
 
+    /// The same ids in a batch, in stream deltas, with the id after a large params object or spelled with an
+    /// escaped key, and reached by `cancel`.
+    func testUnusualNumbersKeepTheirSpellingEverywhere() throws {
+        let worker = try startMockWorker()
+        let ids = ["1.0", "1e3", "18446744073709551616", "-0.0", "2.50"]
+        try worker.send("[" + ids.map { #"{"jsonrpc":"2.0","id":\#($0),"method":"ping"}"# }.joined(separator: ",") + "]")
+        let echoed = try worker.nextMessage().array?.compactMap { $0["id"] } ?? []
+        XCTAssertEqual(echoed.count, ids.count)
+        for id in ids {
+            XCTAssertTrue(echoed.contains(try JSON.parse(id)), "\(id) in the batch answer \(echoed)")
+        }
+        let big = String(repeating: "x", count: 100_000)
+        try worker.send(#"{"jsonrpc":"2.0","method":"chatStream","params":{"messages":[{"role":"user","content":"\#(big)"}],"extra":{"mock":{"chunk_chars":0}}},"\u0069d":1.0}"#)
+        let (response, deltas) = try worker.readUntilResponse(id: 1.0)
+        assertResult(response, id: 1.0)
+        XCTAssertTrue(deltas.allSatisfy { $0["params"]?["id"] == 1.0 }, "deltas carry 1.0, not 1")
+        for id in ["2.0", "18446744073709551616"] {
+            try worker.send(#"{"jsonrpc":"2.0","id":\#(id),"method":"chat","params":{"messages":[{"role":"user","content":"x"}],"extra":{"mock":{"first_token_delay_ms":600000}}}}"#)
+            try worker.send(#"{"jsonrpc":"2.0","id":"c","method":"cancel","params":{"id":\#(id)}}"#)
+            let (reply, others) = try worker.readUntilResponse(id: "c")
+            XCTAssertEqual(assertResult(reply, id: "c"), ["cancelled": true], "cancel reaches \(id)")
+            assertProviderError(try others.first ?? worker.nextMessage(), id: try JSON.parse(id), code: -32800, kind: "cancelled")
+        }
+    }
+
     func testIDsAreEchoedInErrors() throws {
         let worker = try startWorker()
         for id in Self.ids {

@@ -84,9 +84,7 @@ final class WorkerProcess: @unchecked Sendable {
         if let argv0 = CommandLine.arguments.first {
             candidates.append(URL(fileURLWithPath: argv0).deletingLastPathComponent().appendingPathComponent("caal-llm-worker"))
         }
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/caal-llm-worker"))
+        candidates.append(PackagePaths.root.appendingPathComponent(".build/debug/caal-llm-worker"))
         for candidate in candidates {
             var isDirectory: ObjCBool = false
             if manager.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Reads a Chat Completions event stream: SSE events → chunks, delivered once per network read (so text that
 /// arrived together goes to the client together, and nothing waits for more). Ends at `[DONE]` or at the end
@@ -11,6 +14,8 @@ struct SSEChunkReader {
     private let provider: ProviderKind
     private let dialect: ErrorDialect
     private var done = false
+    /// A finish_reason has arrived: the answer is complete even if the body does not end cleanly.
+    private var sawFinishReason = false
     private var totalBytes = 0
 
     init(provider: ProviderKind, dialect: ErrorDialect) {
@@ -43,6 +48,11 @@ struct SSEChunkReader {
             // The answer was complete; the server only kept the connection open after [DONE].
             _ = timeout
             return
+        } catch let dropped as URLError where sawFinishReason && dropped.code != .cancelled {
+            // The server closed the connection after the answer was complete (finish_reason sent) but without ending
+            // the body (no terminating chunk, a short Content-Length): that ends the stream, like an end without
+            // [DONE]; the client has heard the whole answer and must not get an error for it.
+            _ = dropped
         } catch let midStream as MidStreamError {
             if !midStream.chunksBefore.isEmpty { try await deliver(midStream.chunksBefore) }
             throw AnswerError(error: midStream.error)
@@ -92,6 +102,7 @@ struct SSEChunkReader {
                 throw MidStreamError(chunksBefore: chunks, error: error)
             }
         }
+        if wire.choices.contains(where: { $0.finishReason != nil }) { sawFinishReason = true }
         chunks.append(wire.completionChunk)
     }
 }

@@ -1,0 +1,129 @@
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the worker ends: end of input, `shutdown` and SIGTERM/SIGINT let requests in flight finish (bounded by
+/// `--shutdown-grace`), answer every request, and exit 0.
+final class LifecycleTests: XCTestCase {
+    private static let paced: JSON = ["first_token_delay_ms": 200, "delay_ms": 10, "chunk_chars": 3]
+    private static let stalled: JSON = ["text": "partial answer", "chunk_chars": 8, "delay_ms": 600_000]
+
+    func testEndOfInputWithNothingInFlightExitsZero() throws {
+        let worker = try startWorker()
+        XCTAssertEqual(try worker.finish(), 0)
+        XCTAssertEqual(worker.stdout, [])
+    }
+
+    func testEndOfInputFinishesEveryRequestInFlight() throws {
+        let worker = try startMockWorker()
+        for n in 0..<10 {
+            try worker.send(RPC.request(n % 2 == 0 ? "chat" : "chatStream", RPC.chatParams("n\(n)", mock: Self.paced),
+                                        id: .number("\(n)")))
+        }
+        XCTAssertEqual(try worker.finish(), 0)
+        let responses = try worker.remainingMessages().filter { $0["method"] == nil }
+        XCTAssertEqual(Set(responses.compactMap { $0["id"]?.int }), Set(0..<10))
+        for response in responses {
+            let n = response["id"]?.int ?? -1
+            XCTAssertEqual(assertResult(response, id: .number("\(n)"))["content"], .string("You said: n\(n)"))
+        }
+    }
+
+    func testEndOfInputPastTheGraceCancelsWhatIsLeft() throws {
+        let worker = try startMockWorker(arguments: ["--shutdown-grace", "0.5"])
+        try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stream"))
+        XCTAssertEqual(try worker.nextMessage()["params"]?["content"], "partial ")
+        try worker.send(RPC.request("chat", RPC.chatParams(mock: ["first_token_delay_ms": 600_000]), id: "chat"))
+        XCTAssertEqual(try worker.finish(), 0)
+        let responses = try worker.remainingMessages()
+        XCTAssertEqual(responses.count, 2, "\(responses)")
+        let stream = responses.first { $0["id"] == "stream" } ?? .null
+        let chat = responses.first { $0["id"] == "chat" } ?? .null
+        XCTAssertEqual(assertProviderError(stream, id: "stream", code: -32800, kind: "cancelled")["partial_content"], "partial ")
+        assertProviderError(chat, id: "chat", code: -32800, kind: "cancelled")
+    }
+
+    func testShutdownLetsRequestsFinishThenAnswersAndExits() throws {
+        let worker = try startMockWorker()
+        try worker.send(RPC.request("chat", RPC.chatParams("first", mock: Self.paced), id: "work"))
+        try worker.send(RPC.request("shutdown", id: "bye"))
+        let work = try worker.nextMessage()
+        XCTAssertEqual(assertResult(work, id: "work")["content"], "You said: first", "the request in flight finishes first")
+        XCTAssertEqual(assertResult(try worker.nextMessage(), id: "bye"), ["ok": true])
+        XCTAssertEqual(try worker.waitForExit(), 0, "shutdown exits without waiting for the end of input")
+        XCTAssertEqual(try worker.remainingMessages(), [])
+    }
+
+    func testDuringShutdownNewWorkIsRefusedButPingAndCancelWork() throws {
+        let worker = try startMockWorker()
+        try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stuck"))
+        XCTAssertEqual(try worker.nextMessage()["params"]?["index"], 0)
+        try worker.send(RPC.request("shutdown", id: "bye"))
+        try worker.send(RPC.request("chat", RPC.chatParams(), id: "late"))
+        assertError(try worker.nextMessage(), id: "late", code: -32603, data: ["kind": "shutting_down"])
+        let ping = assertResult(try worker.call("ping", id: "p"), id: "p")
+        XCTAssertEqual(ping["in_flight"], 2, "the stuck stream and the shutdown itself")
+        try worker.send(RPC.request("cancel", ["id": "stuck"], id: "c"))
+        var seen: [String: JSON] = [:]
+        for _ in 0..<3 {
+            let message = try worker.nextMessage()
+            seen[message["id"]?.string ?? "?"] = message
+        }
+        XCTAssertEqual(assertResult(seen["c"] ?? .null, id: "c"), ["cancelled": true])
+        assertProviderError(seen["stuck"] ?? .null, id: "stuck", code: -32800, kind: "cancelled")
+        XCTAssertEqual(assertResult(seen["bye"] ?? .null, id: "bye"), ["ok": true])
+        XCTAssertEqual(try worker.waitForExit(), 0)
+    }
+
+    func testShutdownPastTheGraceCancelsWhatIsLeft() throws {
+        let worker = try startMockWorker(arguments: ["--shutdown-grace", "0.5"])
+        try worker.send(RPC.request("chat", RPC.chatParams(mock: ["first_token_delay_ms": 600_000]), id: "stuck"))
+        try worker.send(RPC.request("shutdown", id: "bye"))
+        assertProviderError(try worker.nextMessage(), id: "stuck", code: -32800, kind: "cancelled")
+        XCTAssertEqual(assertResult(try worker.nextMessage(), id: "bye"), ["ok": true])
+        XCTAssertEqual(try worker.waitForExit(), 0)
+    }
+
+    func testSIGTERMFinishesRequestsInFlightAndExitsZero() throws {
+        for signal in [SIGTERM, SIGINT] {
+            let worker = try startMockWorker()
+            try worker.send(RPC.request("chatStream", RPC.chatParams("finish me", mock: Self.paced), id: "work"))
+            // Once the ping behind it is answered, the worker has read the request.
+            try worker.send(RPC.request("ping", id: "p"))
+            let (_, early) = try worker.readUntilResponse(id: "p")
+            worker.sendSignal(signal)
+            XCTAssertEqual(try worker.waitForExit(), 0, "signal \(signal)")
+            let messages = try early + worker.remainingMessages()
+            let response = messages.last ?? .null
+            XCTAssertEqual(assertResult(response, id: "work")["content"], "You said: finish me", "signal \(signal)")
+            XCTAssertTrue(messages.dropLast().allSatisfy { $0["method"] == "chatStream.delta" })
+        }
+    }
+
+    func testSIGTERMPastTheGraceCancelsWhatIsLeft() throws {
+        let worker = try startMockWorker(arguments: ["--shutdown-grace", "0.5"])
+        try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stuck"))
+        XCTAssertEqual(try worker.nextMessage()["params"]?["index"], 0)
+        worker.sendSignal(SIGTERM)
+        XCTAssertEqual(try worker.waitForExit(), 0)
+        let replies = try worker.remainingMessages()
+        XCTAssertEqual(replies.count, 1)
+        XCTAssertEqual(assertProviderError(replies.first ?? .null, id: "stuck", code: -32800, kind: "cancelled")["partial_content"],
+                       "partial ")
+    }
+
+    func testTheWorkerSurvivesAStreamOfBadInput() throws {
+        let worker = try startWorker()
+        let garbage = ["", "{", "[]", "[1]", "null", "\u{7f}", #"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+                       #"{"jsonrpc":"2.0","id":{},"method":"ping"}"#, #"{"jsonrpc":"2.0","id":1}"#, #"{"id":1,"method":"ping"}"#]
+        for _ in 0..<20 {
+            for line in garbage { try worker.send(line) }
+        }
+        try worker.send(#"{"jsonrpc":"2.0","id":"alive","method":"ping"}"#)
+        let (response, others) = try worker.readUntilResponse(id: "alive")
+        assertResult(response, id: "alive")
+        XCTAssertEqual(others.count, 20 * (garbage.count - 1), "one error for each non-blank line")
+        XCTAssertTrue(worker.isRunning)
+    }
+}
