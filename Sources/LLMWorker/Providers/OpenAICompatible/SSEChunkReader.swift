@@ -23,7 +23,7 @@ struct SSEChunkReader {
         self.dialect = dialect
     }
 
-    mutating func read(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator,
+    mutating func read(_ events: inout HTTPExchange.Events,
                        watchdog: ExchangeWatchdog,
                        deliver: ([CompletionChunk]) async throws -> Void) async throws {
         var chunks: [CompletionChunk] = []
