@@ -102,6 +102,7 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int | None:
 #             can), "burst" = the whole answer in one write
 #   stamp     1 = each delta's content starts with the server's CLOCK_MONOTONIC ns at send time + "|"
 #             (for added-latency measurements)
+#   hold      ms before the response head is sent (a server that thinks before answering)
 #   tag       the server records send times and the moment the client closed the connection under it
 # GET /_bench/stats?tag=T returns that record as JSON.
 
@@ -131,12 +132,13 @@ def delta_text(i: int, size: int) -> str:
 
 
 def parse_spec(model: str) -> dict[str, Any]:
-    spec: dict[str, Any] = {"n": 20, "size": 5, "interval": 0.0, "first": 0.0, "mode": "each", "stamp": 0, "tag": None}
+    spec: dict[str, Any] = {"n": 20, "size": 5, "interval": 0.0, "first": 0.0, "hold": 0.0, "mode": "each", "stamp": 0,
+                            "tag": None}
     for part in model.split(";")[1:]:
         key, _, value = part.partition("=")
         if key in ("n", "size", "stamp"):
             spec[key] = int(value)
-        elif key in ("interval", "first"):
+        elif key in ("interval", "first", "hold"):
             spec[key] = float(value)
         else:
             spec[key] = value
@@ -226,6 +228,14 @@ class UpstreamConnection(asyncio.Protocol):
             return
         request = json.loads(body)
         spec = parse_spec(str(request.get("model", "bench")))
+        if spec["hold"] > 0:
+            asyncio.get_running_loop().call_later(spec["hold"] / 1000, self.answer, request, dict(spec, hold=0))
+            return
+        self.answer(request, spec)
+
+    def answer(self, request: dict[str, Any], spec: dict[str, Any]) -> None:
+        if self.closed:
+            return
         if not request.get("stream"):
             text = "".join(delta_text(i, spec["size"]) for i in range(spec["n"]))
             self.reply_json({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000, "model": "bench",
