@@ -113,6 +113,7 @@ final class Dispatcher: Sendable {
         do {
             let params = try message.decodeParams(ConfigureParams.self)
             let report = try ConfigureMethod().apply(params, worker: worker)
+            if let active = worker.configuration.snapshot()?.provider { worker.providers.provider(for: active).prepare() }
             response = OutgoingMessage.response(id: message.id ?? .null, result: report)
         } catch {
             response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))

@@ -20,6 +20,10 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     private var builder: ChatRequestBuilder { ChatRequestBuilder(flavor: flavor) }
 
+    func prepare() {
+        client.warmUp()
+    }
+
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
         return try await withRetries(request.settings) { timeouts in
