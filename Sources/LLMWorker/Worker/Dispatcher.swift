@@ -50,8 +50,9 @@ final class Dispatcher: Sendable {
         }
         let token = worker.inFlight.begin(id: message.id)
         let settings = worker.configuration.snapshot()
+        let refused = refusedForShutdown(message)
         let task = Task { [self] in
-            if let response = await execute(message, token: token, settings: settings) {
+            if let response = await execute(message, token: token, settings: settings, refused: refused) {
                 worker.inFlight.markAnswered(token)
                 await worker.writer.send(response)
             }
@@ -78,8 +79,9 @@ final class Dispatcher: Sendable {
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
+                let refused = refusedForShutdown(message)
                 let task = Task { [self] in
-                    let response = await execute(message, token: token, settings: settings)
+                    let response = await execute(message, token: token, settings: settings, refused: refused)
                     worker.inFlight.markAnswered(token)
                     return response
                 }
@@ -121,8 +123,18 @@ final class Dispatcher: Sendable {
         return message.id == nil ? nil : response
     }
 
+    /// Whether a request is refused because the worker is shutting down, decided on the reader thread when its
+    /// line is read (like its configuration snapshot): a request read before the end of input or before a
+    /// `shutdown` line is served, one read after is refused, however the tasks happen to be scheduled.
+    private func refusedForShutdown(_ message: IncomingMessage) -> Bool {
+        let refused = worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name
+        if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
+        return refused
+    }
+
     /// Runs one request; returns its response line, or nil for a notification.
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?) async -> Data? {
+    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?,
+                         refused: Bool) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, settings: settings)
         let response: Data
         do {
@@ -131,7 +143,7 @@ final class Dispatcher: Sendable {
                 worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
                 return nil
             }
-            if worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
+            if refused {
                 throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
                                data: .object(["kind": .string("shutting_down")]))
             }

@@ -29,7 +29,7 @@ final class Lifecycle: @unchecked Sendable {
         _ = await worker.inFlight.waitUntil(atMost: own, timeout: 2)
     }
 
-    private func markShuttingDown() {
+    func markShuttingDown() {
         lock.lock()
         shuttingDown = true
         lock.unlock()
