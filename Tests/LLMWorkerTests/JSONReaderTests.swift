@@ -140,3 +140,45 @@ private struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+/// `JSONText.appendValue` writes what `OutgoingMessage.encoder()` writes for the values requests are made of.
+final class JSONTextTests: XCTestCase {
+    private func viaEncoder(_ value: JSONValue) throws -> String {
+        String(decoding: try OutgoingMessage.encoder().encode(value), as: UTF8.self)
+    }
+
+    private func viaText(_ value: JSONValue) throws -> String {
+        var bytes: [UInt8] = []
+        try JSONText.appendValue(value, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func testSameBytesAsJSONEncoder() throws {
+        let values: [JSONValue] = [
+            .null, .bool(true), .bool(false), .int(0), .int(-42), .int(Int64.max), .int(Int64.min),
+            .double(0.7), .double(1.0), .double(-0.0), .double(100), .double(1e300), .double(1e-7), .double(0.1 + 0.2),
+            .string(""), .string("plain"), .string("quote \" backslash \\ slash / newline \n tab \t cr \r"),
+            .string("control \u{01} del \u{7f} é 😀 \u{2028}"),
+            .array([]), .object([:]),
+            .object(["model": .string("m"), "messages": .array([.object(["role": .string("user"), "content": .string("hi")])]),
+                     "temperature": .double(0.2), "max_tokens": .int(512), "stream": .bool(true),
+                     "stream_options": .object(["include_usage": .bool(true)]), "b": .null, "a": .array([.int(1), .double(2.5)])]),
+        ]
+        for value in values {
+            XCTAssertEqual(try viaText(value), try viaEncoder(value), "\(value)")
+        }
+    }
+
+    func testNonFiniteNumbersAreRefused() {
+        XCTAssertThrowsError(try viaText(.double(.nan)))
+        XCTAssertThrowsError(try viaText(.array([.double(.infinity)])))
+    }
+
+    func testRequestIDsAsJSON() {
+        let ids: [RequestID] = [.string("a\"b"), .int(7), .int(-1), .null, .double(1.5)]
+        for id in ids {
+            XCTAssertEqual(String(decoding: id.jsonBytes, as: UTF8.self),
+                           String(decoding: (try? OutgoingMessage.encoder().encode(id)) ?? Data(), as: UTF8.self))
+        }
+    }
+}
