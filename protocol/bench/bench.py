@@ -6,7 +6,9 @@
     python3 protocol/bench/bench.py --json     # machine-readable results on stdout
 
 What it does, on its own:
-  * builds the release worker (`swift build -c release`) if .build/release/caal-llm-worker is missing;
+  * builds the worker as it ships (`swift build -c release --static-swift-stdlib`, the build of
+    Tests/release/build-release.sh) into .build-bench/ (git-ignored; incremental, seconds when up to date);
+    --binary PATH measures another build instead, --no-build uses .build-bench as it is;
   * creates protocol/bench/.venv (git-ignored) and pip-installs `openai` and `aiohttp` into it if they are
     missing, then re-runs itself with that interpreter. Without pip (or with --worker-only) only the worker
     column is measured. The product never needs either package: they are the comparison.
@@ -44,7 +46,8 @@ from typing import Any, Callable
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENV = HERE / ".venv"
-DEFAULT_BINARY = ROOT / ".build" / "release" / "caal-llm-worker"
+BUILD_DIR = ROOT / ".build-bench"
+DEFAULT_BINARY = BUILD_DIR / "release" / "caal-llm-worker"
 sys.path.insert(0, str(ROOT / "protocol" / "python"))
 
 MESSAGES = [{"role": "system", "content": "You are a helpful voice assistant."},
@@ -615,17 +618,22 @@ def measure_startup(binary: Path, venv_python: str | None, repeats: int, warmup:
 
 # --- scenarios run in a fresh child process per client (memory is then that client's alone) ---------
 
+def reset_peak(pid: int) -> None:
+    """Resets VmHWM (Linux: writing 5 to clear_refs), so the next peak is that of the phase that follows."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+
+
 async def child_concurrency(side, params: dict[str, Any]) -> dict[str, Any]:
+    """Paced streams first (a realistic load: added latency per delta), then instant ones (throughput);
+    the peak RSS of each phase separately. One warm-up round opens the connections, as in a running assistant."""
     streams, n_instant, n_paced, interval = params["streams"], params["n_instant"], params["n_paced"], params["interval"]
     await side.start()
-    await side.stream(make_spec(n=5, size=5))
-    throughput: list[float] = []
-    for _ in range(params["repeats"]):
-        spec = make_spec(n=n_instant, size=5)
-        gc.collect()
-        t0 = now_ns()
-        await asyncio.gather(*(side.stream(spec, lambda text: None) for _ in range(streams)))
-        throughput.append(streams * n_instant / ((now_ns() - t0) / 1e9))
+    pid = side.pid if side.name == "worker" else os.getpid()
+    await asyncio.gather(*(side.stream(make_spec(n=5, size=5)) for _ in range(streams)))
     latencies: list[float] = []
     stamp = re.compile(r"(\d+)\|")
 
@@ -634,16 +642,25 @@ async def child_concurrency(side, params: dict[str, Any]) -> dict[str, Any]:
         for sent in stamp.findall(text):
             latencies.append(ms(t - int(sent)))
 
+    gc.collect()
+    reset_peak(pid)
     for _ in range(params["repeats"]):
-        gc.collect()
         spec = make_spec(n=n_paced, size=24, interval=interval, stamp=1)
         await asyncio.gather(*(side.stream(spec, on_content) for _ in range(streams)))
-    pid = side.pid if side.name == "worker" else os.getpid()
+    peak_paced = rss_kib(pid, "VmHWM")
+    throughput: list[float] = []
+    gc.collect()
+    reset_peak(pid)
+    for _ in range(params["repeats"]):
+        spec = make_spec(n=n_instant, size=5)
+        t0 = now_ns()
+        await asyncio.gather(*(side.stream(spec, lambda text: None) for _ in range(streams)))
+        throughput.append(streams * n_instant / ((now_ns() - t0) / 1e9))
     expected = streams * n_paced * params["repeats"]
     return {"throughput": median(throughput), "throughput_samples": throughput,
             "latency_p50": percentile(latencies, 50), "latency_p99": percentile(latencies, 99),
             "latency_count": len(latencies), "latency_expected": expected,
-            "peak_rss_kib": rss_kib(pid, "VmHWM")}
+            "peak_rss_paced_kib": peak_paced, "peak_rss_instant_kib": rss_kib(pid, "VmHWM")}
 
 
 async def child_memory(side, params: dict[str, Any]) -> dict[str, Any]:
@@ -809,11 +826,12 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
             rows.append(Row(f"c256_latency_{p}", f"{cfg.streams} streams at {1000 / cfg.interval:.0f} deltas/s each: added latency per delta, {p}",
                             "ms", lat, ratio_sdk=ratio(lat.get("openai"), lat.get("worker")),
                             ratio_floor=ratio(lat.get("worker"), lat.get("aiohttp"))))
-        peak = {k: (v / 1024 if v else None) for k, v in get("peak_rss_kib").items()}
-        rows.append(Row("c256_peak_rss", f"{cfg.streams} streams: peak RSS (worker process; Python columns: the client process)",
-                        "MB", peak, target="worker < 80 MB", met=peak["worker"] < 80,
-                        ratio_sdk=ratio(peak.get("openai"), peak.get("worker")),
-                        ratio_floor=ratio(peak.get("worker"), peak.get("aiohttp"))))
+        for phase, label in (("paced", "paced"), ("instant", "instant burst")):
+            peak = {k: (v / 1024 if v else None) for k, v in get(f"peak_rss_{phase}_kib").items()}
+            rows.append(Row(f"c256_peak_rss_{phase}", f"{cfg.streams} streams, {label}: peak RSS of the worker (Python columns: the client process)",
+                            "MB", peak, target="worker < 80 MB", met=peak["worker"] < 80,
+                            ratio_sdk=ratio(peak.get("openai"), peak.get("worker")),
+                            ratio_floor=ratio(peak.get("worker"), peak.get("aiohttp"))))
     if "cancel" in results:
         s = results["cancel"]
         m = med(s)
@@ -879,14 +897,18 @@ def bootstrap(args) -> bool:
     return False  # not reached
 
 
-def ensure_binary(binary: Path, rebuild: bool) -> None:
-    if binary.exists() and not rebuild:
-        return
-    log("building the release worker: swift build -c release (once; takes about a minute)")
-    subprocess.run(["swift", "build", "-c", "release", "--product", "caal-llm-worker"], cwd=ROOT, check=True,
-                   stdout=sys.stderr)
-    if not binary.exists():
-        raise SystemExit(f"the build did not produce {binary}")
+def ensure_binary(cfg) -> Path:
+    """The binary to measure: --binary as given, else the shipped build of the current sources."""
+    if cfg.binary:
+        return Path(cfg.binary)
+    if not cfg.no_build or not DEFAULT_BINARY.exists():
+        log("building the worker as it ships: swift build -c release --static-swift-stdlib "
+            f"--scratch-path {BUILD_DIR.name} (a few minutes the first time, seconds after)")
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", str(BUILD_DIR),
+                        "--product", "caal-llm-worker"], cwd=ROOT, check=True, stdout=sys.stderr)
+    if not DEFAULT_BINARY.exists():
+        raise SystemExit(f"the build did not produce {DEFAULT_BINARY}")
+    return DEFAULT_BINARY
 
 
 def parse_args(argv: list[str]):
@@ -895,8 +917,8 @@ def parse_args(argv: list[str]):
     p.add_argument("--quick", action="store_true", help="fewer repeats and requests (a rough look in well under a minute)")
     p.add_argument("--only", default="", help="comma-separated scenarios: startup,ttft,throughput,concurrency,cancel,memory")
     p.add_argument("--worker-only", action="store_true", help="skip the openai SDK and aiohttp columns")
-    p.add_argument("--binary", default=str(DEFAULT_BINARY), help="worker binary (default: .build/release/caal-llm-worker)")
-    p.add_argument("--rebuild", action="store_true", help="run swift build -c release even if the binary exists")
+    p.add_argument("--binary", default=None, help="measure this worker binary instead of building one")
+    p.add_argument("--no-build", action="store_true", help="use the binary in .build-bench without running swift build")
     p.add_argument("--deltas", type=int, default=2000, help="deltas in the throughput scenario (default 2000)")
     p.add_argument("--delta-size", type=int, default=5, help="characters per delta (default 5, about one token)")
     p.add_argument("--mode", choices=["each", "burst"], default="each",
@@ -970,18 +992,18 @@ def main(argv: list[str]) -> None:
         serve(cfg.port)
         return
     if cfg.child:
-        child_main(cfg.child, cfg.task, Path(cfg.binary), cfg.base_url, json.loads(cfg.params))
+        child_main(cfg.child, cfg.task, Path(cfg.binary or DEFAULT_BINARY), cfg.base_url, json.loads(cfg.params))
         return
 
     comparisons = bootstrap(cfg)
-    binary = Path(cfg.binary)
-    ensure_binary(binary, cfg.rebuild)
+    binary = ensure_binary(cfg)
     kinds = ["worker", "openai", "aiohttp"] if comparisons else ["worker"]
     selected = {s for s in cfg.only.split(",") if s}
     only = lambda name: not selected or name in selected  # noqa: E731
     started = time.monotonic()
     meta = {"cores": os.cpu_count(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "python": platform.python_version(), "commit": git_commit(), "platform": platform.platform()}
+            "python": platform.python_version(), "commit": git_commit(), "platform": platform.platform(),
+            "binary": str(binary)}
     results: dict[str, Any] = {}
 
     if only("startup"):
