@@ -374,6 +374,12 @@ class WorkerClient:
         if self._closed:
             return
         self._closed = True
+        lock = self._start_lock
+        if lock is not None and lock.locked() and self._start_lock_loop is asyncio.get_running_loop():
+            # A worker is being started right now: let that finish, then stop
+            # it, rather than leave it running unowned.
+            async with lock:
+                pass
         proc = self._proc
         if proc is None:
             return
@@ -688,6 +694,8 @@ class WorkerClient:
     # ------------------------------------------------------------- requests
     async def _call(self, method: str, params: dict[str, Any] | None, gen: int, timeout: float | None) -> Any:
         """Send one request to worker generation ``gen`` and wait for its answer."""
+        if self._closed:
+            raise WorkerClosed(None, "the WorkerClient is closed", "closed")
         loop = asyncio.get_running_loop()
         request_id = self._new_id()
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
@@ -821,6 +829,8 @@ class WorkerClient:
 
     async def _start_stream(self, stream: ChatStream) -> None:
         gen = await self._ensure_started()
+        if self._closed:
+            raise WorkerClosed(None, "the WorkerClient is closed", "closed")
         state = stream._state
         request_id = self._new_id()
         line = self._encode({"jsonrpc": "2.0", "id": request_id, "method": "chatStream", "params": stream._params})

@@ -238,7 +238,7 @@ class CancellationTests(WorkerTestCase):
         stream = client.chat_stream(USER, extra=mock_extra(text="word " * 400, delay_ms=20))
         async for _ in stream:
             break
-        self.assertEqual((await client.ping())["in_flight"], 1)
+        self.assertGreaterEqual((await client.ping())["in_flight"], 1)
         started = time.monotonic()
         await stream.aclose()
         self.assertEqual(await self._wait_idle(client), 0)
@@ -392,6 +392,17 @@ class CrashTests(WorkerTestCase):
         result = await client.chat(USER)
         self.assertEqual(result["content"], "second")
         self.assertEqual(client.effective_config["temperature"], 0.5)
+
+    async def test_close_while_the_worker_is_starting(self) -> None:
+        client = self.make_client(MOCK)
+        pending = asyncio.create_task(client.chat(USER, extra=mock_extra(first_token_delay_ms=30_000)))
+        await asyncio.sleep(0)  # the task is now spawning the worker
+        started = time.monotonic()
+        await client.close(timeout=5)
+        [outcome] = await asyncio.wait_for(asyncio.gather(pending, return_exceptions=True), 10)
+        self.assertIsInstance(outcome, WorkerError)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIsNone(client.pid)
 
     async def test_closed_client_refuses_calls_and_close_fails_pending(self) -> None:
         client = self.make_client(MOCK)
