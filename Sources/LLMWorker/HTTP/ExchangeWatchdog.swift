@@ -24,10 +24,16 @@ struct ExchangeTimeout: Error, Sendable, Equatable {
 }
 
 /// The worker's own deadlines for one exchange: URLSession on Linux enforces neither a resource timeout
-/// nor anything like a first-token limit. One task sleeps until the nearest deadline; activity only moves
-/// timestamps, so a busy stream costs no timer churn. The few changes that can bring the nearest deadline
-/// earlier (connected, first delta, answer complete) re-arm the timer, which would otherwise sleep on until
-/// the deadline it computed before (an idle or drain limit shorter than the connect limit would fire late).
+/// nor anything like a first-token limit. One timer fires at the nearest deadline and looks again; activity
+/// only moves timestamps, so a busy stream costs no timer churn.
+///
+/// The few changes that can bring the nearest deadline earlier (connected, first delta, answer complete)
+/// re-arm the timer, which would otherwise wait for the deadline it computed before (an idle or drain limit
+/// shorter than the connect limit would fire late).
+///
+/// A dispatch timer rather than a sleeping task: a cancelled `Task.sleep` keeps its timer, and the memory it
+/// holds, until the original deadline (up to `timeout_s`), which grew the worker by about 1 KB per request
+/// under load; a cancelled dispatch timer is gone at once.
 final class ExchangeWatchdog: @unchecked Sendable {
     private let lock = NSLock()
     private let start = DispatchTime.now().uptimeNanoseconds
@@ -35,9 +41,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
     private var sawDelta = false
     private var lastActivity: UInt64
     private var drainingAfterEnd = false
-    private var stopped = false
-    private var exchange: HTTPExchange?
-    private var timer: Task<Void, Never>?
+    private var timer: DispatchSourceTimer?
     private let timeouts: Timeouts
     private let streaming: Bool
 
@@ -50,41 +54,46 @@ final class ExchangeWatchdog: @unchecked Sendable {
         lastActivity = start
     }
 
+    /// All watchdogs' timers fire on this one queue: their handlers only compare timestamps.
+    private static let queue = DispatchQueue(label: "exchange-watchdog")
+
     /// Starts watching; the exchange is failed at most once, with the deadline that passed.
     func watch(_ exchange: HTTPExchange) {
-        lock.lock()
-        self.exchange = exchange
-        lock.unlock()
         exchange.whenConnected { [weak self] in self?.markConnected() }
+        let timer = DispatchSource.makeTimerSource(queue: Self.queue)
+        timer.setEventHandler { [weak self] in self?.check(exchange) }
+        lock.lock()
+        self.timer = timer
+        lock.unlock()
+        timer.schedule(deadline: DispatchTime(uptimeNanoseconds: nearestDeadline().0), leeway: .milliseconds(1))
+        timer.resume()
+    }
+
+    /// The timer fired: fail the exchange if a deadline has passed, else wait for the nearest one.
+    private func check(_ exchange: HTTPExchange) {
+        let (deadline, timeout) = nearestDeadline()
+        if DispatchTime.now().uptimeNanoseconds >= deadline {
+            stop()
+            exchange.fail(timeout)
+            return
+        }
         rearm()
+    }
+
+    /// Moves the timer to the nearest deadline as it is now (a stopped watchdog has no timer to move).
+    private func rearm() {
+        let (deadline, _) = nearestDeadline()
+        lock.lock()
+        timer?.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline), leeway: .milliseconds(1))
+        lock.unlock()
     }
 
     func stop() {
         lock.lock()
-        stopped = true
-        timer?.cancel()
-        timer = nil
-        exchange = nil
+        let timer = self.timer
+        self.timer = nil
         lock.unlock()
-    }
-
-    /// Replaces the sleeping timer with one that sleeps until the nearest deadline as it is now.
-    private func rearm() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !stopped, let exchange else { return }
         timer?.cancel()
-        timer = Task { [weak self] in
-            while let self, !Task.isCancelled {
-                let now = DispatchTime.now().uptimeNanoseconds
-                let (deadline, timeout) = self.nearestDeadline()
-                if now >= deadline {
-                    exchange.fail(timeout)
-                    return
-                }
-                try? await Task.sleep(nanoseconds: deadline - now)
-            }
-        }
     }
 
     func markConnected() {

@@ -12,11 +12,27 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
 
     private let lock = NSLock()
     private var exchanges: [Int: HTTPExchange] = [:]
-    // Created after `super.init`, since the session holds this object as its delegate.
+    private let sessionLock = NSLock()
     private var sessionStorage: URLSession?
 
-    override init() {
-        super.init()
+    /// Making the URLSession takes a few milliseconds (libcurl and OpenSSL set-up, Foundation's cookie and cache
+    /// look-ups): a third of the worker's start-up. So it is made on first use, or by `warmUp()` in the
+    /// background, and the worker answers its first `ping` without waiting for it.
+    private var session: URLSession {
+        sessionLock.lock()
+        defer { sessionLock.unlock() }
+        if let sessionStorage { return sessionStorage }
+        let session = makeSession()
+        sessionStorage = session
+        return session
+    }
+
+    /// Makes the session now on a background thread, so that the first request does not wait for it.
+    func warmUp() {
+        DispatchQueue.global(qos: .utility).async { _ = self.session }
+    }
+
+    private func makeSession() -> URLSession {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpMaximumConnectionsPerHost = Self.maxConnectionsPerHost
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
@@ -30,10 +46,8 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         let queue = OperationQueue()
         queue.name = "http-delegate"
         queue.maxConcurrentOperationCount = 1
-        sessionStorage = URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
+        return URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
     }
-
-    private var session: URLSession { sessionStorage! }
 
     /// Starts a request; its response, body bytes and end arrive through the exchange's events.
     func start(_ request: URLRequest) -> HTTPExchange {

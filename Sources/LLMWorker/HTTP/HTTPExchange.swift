@@ -3,29 +3,61 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// One HTTP request in flight: the response head and each network read of the body as events, in order.
+/// One HTTP request in flight: the response head and the body bytes as events, in order.
 /// `fail(_:)` ends it early (a timeout, a cancel): the URLSession task is cancelled, which closes the
 /// connection so the server stops generating.
+///
+/// Body bytes that arrive while the reader is still busy with earlier ones are handed over together, as one
+/// `.body` event: nothing ever waits for more, but a reader that fell behind catches up in one step instead of
+/// one wake-up, parse, delta line and pipe write per network callback (URLSession calls back once per HTTP
+/// chunk, i.e. once per SSE event, even when a single socket read brought hundreds of them).
 final class HTTPExchange: @unchecked Sendable {
     enum Event: Sendable {
         case response(status: Int, headers: [String: String])
         case body(Data)
     }
 
-    let events: AsyncThrowingStream<Event, Error>
-    private let continuation: AsyncThrowingStream<Event, Error>.Continuation
+    /// What travels through the stream: the head, or word that body bytes wait in `pendingBody`.
+    fileprivate enum Signal: Sendable {
+        case response(status: Int, headers: [String: String])
+        case bodyWaiting
+    }
+
+    /// The exchange's events; there is one reader per exchange.
+    struct Events: AsyncIteratorProtocol {
+        fileprivate var signals: AsyncThrowingStream<Signal, Error>.AsyncIterator
+        fileprivate let exchange: HTTPExchange
+
+        mutating func next() async throws -> Event? {
+            switch try await signals.next() {
+            case .response(let status, let headers)?: return .response(status: status, headers: headers)
+            case .bodyWaiting?: return .body(exchange.takeBody())
+            case nil: return nil
+            }
+        }
+    }
+
+    private let signals: AsyncThrowingStream<Signal, Error>
+    private let continuation: AsyncThrowingStream<Signal, Error>.Continuation
     private let task: URLSessionDataTask
     private let lock = NSLock()
     private var finished = false
     private var connected = false
     private var onConnected: (@Sendable () -> Void)?
+    /// Body bytes received and not yet taken by the reader, and whether a `.bodyWaiting` signal is outstanding.
+    private var pendingBody = Data()
+    private var bodySignalled = false
 
     init(task: URLSessionDataTask) {
         self.task = task
-        (events, continuation) = AsyncThrowingStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
+        (signals, continuation) = AsyncThrowingStream.makeStream(of: Signal.self, bufferingPolicy: .unbounded)
         continuation.onTermination = { [task] termination in
             if case .cancelled = termination { task.cancel() }
         }
+    }
+
+    func makeEvents() -> Events {
+        Events(signals: signals.makeAsyncIterator(), exchange: self)
     }
 
     /// Called once the connection is known to be up (request body sent, or any response).
@@ -69,7 +101,26 @@ final class HTTPExchange: @unchecked Sendable {
 
     func received(data: Data) {
         markConnected()
-        yield(.body(data))
+        lock.lock()
+        guard !finished else {
+            lock.unlock()
+            return
+        }
+        if pendingBody.isEmpty { pendingBody = data } else { pendingBody.append(data) }
+        let signal = !bodySignalled
+        bodySignalled = true
+        lock.unlock()
+        if signal { continuation.yield(.bodyWaiting) }
+    }
+
+    /// Everything received since the last call (the reader got a `.bodyWaiting` signal for it).
+    fileprivate func takeBody() -> Data {
+        lock.lock()
+        defer { lock.unlock() }
+        bodySignalled = false
+        let body = pendingBody
+        pendingBody = Data()
+        return body
     }
 
     func completed(error: Error?) {
@@ -77,7 +128,7 @@ final class HTTPExchange: @unchecked Sendable {
         if let error { continuation.finish(throwing: error) } else { continuation.finish() }
     }
 
-    private func yield(_ event: Event) {
+    private func yield(_ event: Signal) {
         lock.lock()
         let open = !finished
         lock.unlock()

@@ -37,10 +37,10 @@ struct UpstreamCall: Sendable {
     }
 
     /// Runs `body` with the exchange tied to the calling task: cancelling the task closes the connection at once.
-    func run<T: Sendable>(_ body: (inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator) async throws -> T) async throws -> T {
+    func run<T: Sendable>(_ body: (inout HTTPExchange.Events) async throws -> T) async throws -> T {
         defer { finish() }
         return try await withTaskCancellationHandler {
-            var iterator = exchange.events.makeAsyncIterator()
+            var iterator = exchange.makeEvents()
             do {
                 let value = try await body(&iterator)
                 try Task.checkCancellation()
@@ -57,7 +57,7 @@ struct UpstreamCall: Sendable {
     }
 
     /// The response head: the first event of every exchange.
-    func head(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator) async throws -> Head {
+    func head(_ events: inout HTTPExchange.Events) async throws -> Head {
         while let event = try await events.next() {
             if case .response(let status, let headers) = event { return Head(status: status, headers: headers) }
         }
@@ -65,7 +65,7 @@ struct UpstreamCall: Sendable {
     }
 
     /// The rest of the body, up to `limit` bytes.
-    func body(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator, limit: Int = maxBodyBytes) async throws -> Data {
+    func body(_ events: inout HTTPExchange.Events, limit: Int = maxBodyBytes) async throws -> Data {
         var data = Data()
         while let event = try await events.next() {
             guard case .body(let bytes) = event else { continue }

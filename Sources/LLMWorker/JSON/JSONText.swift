@@ -29,6 +29,41 @@ enum JSONText {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// Appends `value` as compact JSON with sorted object keys, the way `OutgoingMessage.encoder()` writes it
+    /// (whole doubles without ".0"), without JSONEncoder's per-value machinery: a request body is built once per
+    /// request, on the way to the first token. Throws for NaN and infinity, which JSON cannot hold.
+    static func appendValue(_ value: JSONValue, to out: inout [UInt8]) throws {
+        switch value {
+        case .null: append("null", to: &out)
+        case .bool(let flag): flag ? append("true", to: &out) : append("false", to: &out)
+        case .int(let number): out.append(contentsOf: String(number).utf8)
+        case .double(let number):
+            guard number.isFinite else {
+                throw EncodingError.invalidValue(number, .init(codingPath: [], debugDescription: "\(number) is not a JSON number"))
+            }
+            var text = number.description
+            if text.hasSuffix(".0") { text.removeLast(2) }
+            out.append(contentsOf: text.utf8)
+        case .string(let text): appendString(text, to: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (position, element) in elements.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                try appendValue(element, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (position, key) in members.keys.sorted().enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                try appendValue(members[key]!, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
     static func append(_ literal: StaticString, to out: inout [UInt8]) {
         literal.withUTF8Buffer { out.append(contentsOf: $0) }
     }

@@ -27,6 +27,14 @@ public protocol LLMProvider: Sendable {
 
     /// The models the server offers.
     func listModels(_ settings: ResolvedSettings, query: ModelQuery) async throws -> [ModelInfo]
+
+    /// Called when this provider becomes the configured one: a chance to set up, in the background, what its
+    /// first request would otherwise wait for. Must return at once.
+    func prepare()
+}
+
+extension LLMProvider {
+    public func prepare() {}
 }
 
 /// A piece of an answer: a streamed chunk, or a whole non-streamed message.

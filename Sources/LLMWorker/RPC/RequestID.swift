@@ -26,8 +26,15 @@ public enum RequestID: Sendable, Hashable, CustomStringConvertible {
 
     /// The id as JSON text, for the envelope of every answer and delta.
     var jsonBytes: Data {
-        if case .number(let text) = self { return Data(text.utf8) }
-        return (try? OutgoingMessage.encoder().encode(self)) ?? Data("null".utf8)
+        var bytes: [UInt8] = []
+        switch self {
+        case .number(let text): return Data(text.utf8)
+        case .string(let text): JSONText.appendString(text, to: &bytes)
+        case .int(let value): JSONText.appendInt(Int(value), to: &bytes)
+        case .null: JSONText.append("null", to: &bytes)
+        case .double: return (try? OutgoingMessage.encoder().encode(self)) ?? Data("null".utf8)
+        }
+        return Data(bytes)
     }
 
     var isNumber: Bool {

@@ -115,8 +115,6 @@ public enum FuzzEntryPoints {
         let whole = parseSSE(input, limit: limit, cutting: false)
         let pieces = parseSSE(input, limit: limit, cutting: true)
         precondition(whole.items == pieces.items && whole.failed == pieces.failed, "SSE parsing depends on how the body was cut")
-
-        let decoder = JSONDecoder()
         for stripThink in [true, false] {
             var accumulator = ChatAccumulator(stripThink: stripThink)
             var content = ""
@@ -133,10 +131,10 @@ public enum FuzzEntryPoints {
             for item in whole.items {
                 guard case .event(let event) = item else { continue }
                 if event.data.elementsEqual("[DONE]".utf8) { break }
-                guard let wire = try? decoder.decode(WireChunk.self, from: event.data) else { continue }
-                if wire.mayCarryError, let object = try? decoder.decode([String: JSONValue].self, from: event.data) {
+                guard let wire = try? WireChunk(parsing: event.data) else { continue }
+                if wire.mayCarryError {
                     for dialect in [ErrorDialect.openAICompatible, .openRouter] {
-                        let error = UpstreamErrorMapper.embeddedError(in: object, dialect: dialect, provider: .openaiCompatible)
+                        let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: dialect, provider: .openaiCompatible)
                         if let error { checkAnswer(OutgoingMessage.failure(id: .int(1), error: error.rpcError)) }
                     }
                 }

@@ -3,10 +3,15 @@ import Foundation
 import Glibc
 #endif
 
-/// The one owner of the protocol output. Every message is queued as a whole line and written by a single
-/// thread with blocking writes, so two messages can never interleave (the MCP Swift SDK's bug), and lines
+/// The one owner of the protocol output. Every message is queued as a whole line and written by one writer
+/// at a time with blocking writes, so two messages can never interleave (the MCP Swift SDK's bug), and lines
 /// already waiting are written together in one `write`.
 /// A slow reader makes senders wait once `highWaterBytes` are queued, instead of buffering without bound.
+///
+/// The writer is normally the "stdout-writer" thread. When it is idle and the output is a pipe with room for
+/// the line, the sender writes the line itself instead (a pipe write of at most one page into a pipe that is
+/// not full never blocks): this saves a thread wake-up per delta, which on a busy machine is most of the
+/// cost of getting a token to the client.
 public final class OutputWriter: @unchecked Sendable {
     // All mutable state below is guarded by `condition`.
     private let condition = NSCondition()
@@ -14,18 +19,28 @@ public final class OutputWriter: @unchecked Sendable {
     private var queuedBytes = 0
     private var blockedSenders: [CheckedContinuation<Void, Never>] = []
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Someone (the writer thread or a sender writing in place) is writing; only they touch the bytes being written.
     private var writing = false
     private var broken = false
+    private var brokenReported = false
+    /// A sender's batch when it writes in place (only while it holds `writing`).
+    private var inPlaceBatch: [UInt8] = []
 
     private let fd: Int32
     private let highWaterBytes: Int
     private let onBroken: @Sendable () -> Void
+    /// Only a pipe gives the guarantee that makes writing in place safe (see the type's comment).
+    private let writesInPlace: Bool
+    /// PIPE_BUF: the most a write into a non-full pipe is sure to take without waiting.
+    private static let inPlaceLimit = 4096
 
-    /// - Parameter onBroken: called once, from the writer thread, when the reader has gone (EPIPE).
+    /// - Parameter onBroken: called once, from whichever thread found out, when the reader has gone (EPIPE).
     public init(fd: Int32, highWaterBytes: Int = 4 << 20, onBroken: @escaping @Sendable () -> Void) {
         self.fd = fd
         self.highWaterBytes = highWaterBytes
         self.onBroken = onBroken
+        var status = stat()
+        writesInPlace = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO
         let thread = Thread { [unowned self] in self.run() }
         thread.name = "stdout-writer"
         thread.start()
@@ -76,47 +91,82 @@ public final class OutputWriter: @unchecked Sendable {
     /// Returns whether the sender should wait for the queue to shrink.
     private func enqueue(_ line: some Sequence<UInt8>) -> Bool {
         condition.lock()
-        defer { condition.unlock() }
-        guard !broken else { return false }
+        guard !broken else {
+            condition.unlock()
+            return false
+        }
         let before = queue.count
         queue.append(contentsOf: line)
         queue.append(UInt8(ascii: "\n"))
         queuedBytes += queue.count - before
+        if writesInPlace && !writing && queue.count <= Self.inPlaceLimit && pipeHasRoom() {
+            writing = true
+            swap(&inPlaceBatch, &queue)
+            condition.unlock()
+            let ok = writeAll(inPlaceBatch)
+            let written = Self.clear(&inPlaceBatch)
+            finishWrite(written, ok: ok)
+            return false
+        }
         condition.signal()
-        return queuedBytes > highWaterBytes
+        let mustWait = queuedBytes > highWaterBytes
+        condition.unlock()
+        return mustWait
+    }
+
+    /// Whether the pipe can take one more page now (POLLOUT on a pipe means it is not full).
+    private func pipeHasRoom() -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        return poll(&descriptor, 1, 0) == 1 && descriptor.revents == Int16(POLLOUT)
     }
 
     private func run() {
         var batch: [UInt8] = []
         while true {
             condition.lock()
-            while queue.isEmpty { condition.wait() }
+            while (queue.isEmpty || writing) && !broken { condition.wait() }
+            if broken {
+                condition.unlock()
+                return
+            }
             swap(&batch, &queue)
             writing = true
             condition.unlock()
 
             let ok = writeAll(batch)
-
-            condition.lock()
-            writing = false
-            queuedBytes -= batch.count
-            if !ok { broken = true }
-            let resumeSenders = queuedBytes <= highWaterBytes / 2 || broken
-            let senders = resumeSenders ? blockedSenders : []
-            if resumeSenders { blockedSenders.removeAll() }
-            let drained = (queue.isEmpty || broken) ? drainWaiters : []
-            if queue.isEmpty || broken { drainWaiters.removeAll() }
-            condition.unlock()
-
-            senders.forEach { $0.resume() }
-            drained.forEach { $0.resume() }
-            // Keep a modest buffer around between batches, not the largest one ever written.
-            batch.removeAll(keepingCapacity: batch.capacity <= 1 << 20)
-            if !ok {
-                onBroken()
-                return
-            }
+            let written = Self.clear(&batch)
+            finishWrite(written, ok: ok)
         }
+    }
+
+    /// Empties a written batch (while its owner still holds `writing`); returns how many bytes it had.
+    /// A modest buffer is kept for the next batch, not the largest one ever written.
+    private static func clear(_ batch: inout [UInt8]) -> Int {
+        let count = batch.count
+        batch.removeAll(keepingCapacity: batch.capacity <= 1 << 20)
+        return count
+    }
+
+    /// After a write, by the writer thread or in place: wakes whoever waited for it and hands lines queued in
+    /// the meantime to the writer thread.
+    private func finishWrite(_ written: Int, ok: Bool) {
+        condition.lock()
+        writing = false
+        queuedBytes -= written
+        if !ok { broken = true }
+        let reportBroken = broken && !brokenReported
+        if reportBroken { brokenReported = true }
+        let resumeSenders = queuedBytes <= highWaterBytes / 2 || broken
+        let senders = resumeSenders ? blockedSenders : []
+        if resumeSenders { blockedSenders.removeAll() }
+        let drained = (queue.isEmpty || broken) ? drainWaiters : []
+        if queue.isEmpty || broken { drainWaiters.removeAll() }
+        if !queue.isEmpty || broken { condition.signal() }
+        condition.unlock()
+
+        senders.forEach { $0.resume() }
+        drained.forEach { $0.resume() }
+        if reportBroken { onBroken() }
     }
 
     private func writeAll(_ bytes: [UInt8]) -> Bool {

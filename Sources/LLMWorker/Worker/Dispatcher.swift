@@ -51,9 +51,9 @@ final class Dispatcher: Sendable {
         if isInert(message) { return }
         let token = worker.inFlight.begin(id: message.id)
         let settings = worker.configuration.snapshot()
-        let shuttingDown = shutdownState(when: message)
+        let refused = refusedForShutdown(message)
         let task = Task { [self] in
-            if let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown) {
+            if let response = await execute(message, token: token, settings: settings, refused: refused) {
                 worker.inFlight.markAnswered(token)
                 await worker.writer.send(response)
             }
@@ -82,9 +82,9 @@ final class Dispatcher: Sendable {
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
                 let settings = worker.configuration.snapshot()
-                let shuttingDown = shutdownState(when: message)
+                let refused = refusedForShutdown(message)
                 let task = Task { [self] in
-                    let response = await execute(message, token: token, settings: settings, shuttingDown: shuttingDown)
+                    let response = await execute(message, token: token, settings: settings, refused: refused)
                     worker.inFlight.markAnswered(token)
                     return response
                 }
@@ -124,6 +124,7 @@ final class Dispatcher: Sendable {
         do {
             let params = try message.decodeParams(ConfigureParams.self)
             let report = try ConfigureMethod().apply(params, worker: worker)
+            if let active = worker.configuration.snapshot()?.provider { worker.providers.provider(for: active).prepare() }
             response = OutgoingMessage.response(id: message.id ?? .null, result: report)
         } catch {
             response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
@@ -131,20 +132,18 @@ final class Dispatcher: Sendable {
         return message.id == nil ? nil : response
     }
 
-    /// Whether the worker was shutting down when this line was read (its answer is then `shutting_down`). A
-    /// `shutdown` starts it right here, on the reader thread, like `configure` takes effect: every line read after
-    /// it is refused even if its task runs before the shutdown's own task does.
-    private func shutdownState(when message: IncomingMessage) -> Bool {
-        let already = worker.lifecycle.isShuttingDown
-        if message.method == ShutdownMethod.name && !already { worker.lifecycle.markShuttingDown() }
-        return already
+    /// Whether a request is refused because the worker is shutting down, decided on the reader thread when its
+    /// line is read (like its configuration snapshot): a request read before the end of input or before a
+    /// `shutdown` line is served, one read after is refused, however the tasks happen to be scheduled.
+    private func refusedForShutdown(_ message: IncomingMessage) -> Bool {
+        let refused = worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name
+        if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
+        return refused
     }
 
     /// Runs one request; returns its response line, or nil for a notification.
-    /// `shuttingDown` is read on the reader thread with the line: a request that arrived before the end of input
-    /// (or before `shutdown` took effect) is served even if its task starts after.
     private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?,
-                         shuttingDown: Bool) async -> Data? {
+                         refused: Bool) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, settings: settings)
         let response: Data
         do {
@@ -153,7 +152,7 @@ final class Dispatcher: Sendable {
                 worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
                 return nil
             }
-            if shuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name {
+            if refused {
                 throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
                                data: .object(["kind": .string("shutting_down")]))
             }

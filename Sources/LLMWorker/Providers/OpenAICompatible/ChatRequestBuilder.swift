@@ -30,7 +30,9 @@ struct ChatRequestBuilder: Sendable {
 
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = "POST"
-        urlRequest.httpBody = try OutgoingMessage.encoder().encode(JSONValue.object(body))
+        var bytes: [UInt8] = []
+        try JSONText.appendValue(.object(body), to: &bytes)
+        urlRequest.httpBody = Data(bytes)
         applyHeaders(to: &urlRequest, settings: settings, accept: stream ? "text/event-stream" : "application/json")
         return urlRequest
     }

@@ -20,6 +20,10 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     private var builder: ChatRequestBuilder { ChatRequestBuilder(flavor: flavor) }
 
+    func prepare() {
+        client.warmUp()
+    }
+
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
         return try await withRetries(request.settings) { timeouts in
@@ -132,17 +136,12 @@ struct OpenAICompatibleEngine: LLMProvider {
     /// A 2xx answer → its chunk. A body that is not a completion (not JSON, not UTF-8, no choices) is
     /// `invalid_response` with the HTTP status and the body's first bytes in `upstream_message`, as the error mapper quotes them.
     private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
-        guard SSEChunkReader.isValidUTF8(body), let wire = try? JSONDecoder().decode(WireChunk.self, from: body) else {
-            throw mapStatus(head, body)
+        guard SSEChunkReader.isValidUTF8(body), let wire = try? WireChunk(parsing: body) else { throw mapStatus(head, body) }
+        if wire.mayCarryError, let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: flavor.dialect, provider: flavor.kind) {
+            throw AnswerError(error: error)
         }
-        if wire.mayCarryError, let error = embeddedError(body) { throw AnswerError(error: error) }
         guard !wire.choices.isEmpty else { throw mapStatus(head, body) }
         return wire.completionChunk
-    }
-
-    private func embeddedError(_ body: Data) -> ProviderError? {
-        let object = (try? JSONDecoder().decode([String: JSONValue].self, from: body)) ?? [:]
-        return UpstreamErrorMapper.embeddedError(in: object, dialect: flavor.dialect, provider: flavor.kind)
     }
 
     /// Tries `operation` until it succeeds, fails for good, or the retry budget is spent; logs each retry and

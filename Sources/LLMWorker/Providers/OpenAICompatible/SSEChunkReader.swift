@@ -11,7 +11,6 @@ struct SSEChunkReader {
     static let maxEventBytes = 8 << 20
 
     private var parser = SSEParser(maxLineBytes: maxEventBytes)
-    private let decoder = JSONDecoder()
     private let provider: ProviderKind
     private let dialect: ErrorDialect
     private var done = false
@@ -28,7 +27,7 @@ struct SSEChunkReader {
         self.status = status
     }
 
-    mutating func read(_ events: inout AsyncThrowingStream<HTTPExchange.Event, Error>.AsyncIterator,
+    mutating func read(_ events: inout HTTPExchange.Events,
                        watchdog: ExchangeWatchdog,
                        deliver: ([CompletionChunk]) async throws -> Void) async throws {
         var chunks: [CompletionChunk] = []
@@ -98,7 +97,7 @@ struct SSEChunkReader {
         }
         let wire: WireChunk
         do {
-            wire = try decoder.decode(WireChunk.self, from: event.data)
+            wire = try WireChunk(parsing: event.data)
         } catch {
             // Quoted like any 2xx body that is not what was expected: status and first bytes in upstream_message.
             var failure = UpstreamErrorMapper.map(status: status, headers: [:], body: event.data, dialect: dialect, provider: provider)
@@ -107,8 +106,7 @@ struct SSEChunkReader {
             throw MidStreamError(chunksBefore: chunks, error: failure)
         }
         if wire.mayCarryError || event.event == "error" {
-            let object = (try? decoder.decode([String: JSONValue].self, from: event.data)) ?? [:]
-            if let error = UpstreamErrorMapper.embeddedError(in: object, dialect: dialect, provider: provider) {
+            if let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: dialect, provider: provider) {
                 // Deliver what came before the error in this same read, then fail with the mapped error.
                 throw MidStreamError(chunksBefore: chunks, error: error)
             }

@@ -1,34 +1,59 @@
 import Foundation
 
-/// A Chat Completions response or stream chunk as servers really send it. Every field is decoded leniently:
+/// A Chat Completions response or stream chunk as servers really send it. Every field is read leniently:
 /// a field of an unexpected type is treated as absent rather than failing the whole chunk, because one
 /// server's quirk (an empty-string finish_reason, content as parts, arguments as an object) must not silence the answer.
-struct WireChunk: Decodable {
+///
+/// Built from a `JSONValue` parsed by `JSONReader` (one pass over the bytes, no `Decodable` machinery: this runs
+/// once per token). The rules are those the `Decodable` version had, field by field.
+struct WireChunk {
     var choices: [WireChoice] = []
     var model: String?
     var provider: String?
-    var usage: WireUsage?
+    var usage: Usage?
     /// Set when the body or event may carry an error (an `error` member, vLLM's flat `"object": "error"`, or
     /// OpenRouter's `finish_reason: "error"`): the whole object is then handed to `UpstreamErrorMapper`.
     var mayCarryError = false
+    /// The whole object, for `UpstreamErrorMapper` when `mayCarryError` is set.
+    let object: [String: JSONValue]
 
-    enum CodingKeys: String, CodingKey { case choices, model, provider, usage, error, object }
+    /// Parses one chunk or response body; throws when it is not JSON or not a JSON object.
+    init(parsing bytes: Data) throws {
+        guard case .object(let object) = try JSONReader.parse(bytes) else {
+            throw JSONReader.Failure(message: "not a JSON object", offset: 0)
+        }
+        self.init(object)
+    }
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        choices = (try? c.decode([WireChoice].self, forKey: .choices)) ?? []
-        model = try? c.decode(String.self, forKey: .model)
-        provider = try? c.decode(String.self, forKey: .provider)
-        usage = try? c.decode(WireUsage.self, forKey: .usage)
-        let errorPresent = c.contains(.error) && !((try? c.decodeNil(forKey: .error)) ?? true)
-        mayCarryError = errorPresent || (try? c.decode(String.self, forKey: .object)) == "error"
+    init(_ object: [String: JSONValue]) {
+        self.object = object
+        // An array whose elements are not all objects counts as absent, as it did when decoded as [WireChoice].
+        choices = object["choices"].flatMap { WireChoice.objects(in: $0)?.map(WireChoice.init) } ?? []
+        model = object["model"]?.stringValue
+        provider = object["provider"]?.stringValue
+        usage = object["usage"]?.objectValue.flatMap(Self.usage)
+        let errorPresent = object["error"].map { !$0.isNull } ?? false
+        mayCarryError = errorPresent || object["object"]?.stringValue == "error"
             || choices.contains { $0.finishReason == "error" }
+    }
+
+    private static func usage(_ object: [String: JSONValue]) -> Usage? {
+        func count(_ key: String) -> Int? {
+            switch object[key] {
+            case .int(let value)?: return Int(exactly: value)
+            case .double(let value)?: return Int(exactly: value.rounded(.towardZero))
+            default: return nil
+            }
+        }
+        guard let prompt = count("prompt_tokens"), let completion = count("completion_tokens") else { return nil }
+        return Usage(promptTokens: prompt, completionTokens: completion, totalTokens: count("total_tokens"),
+                     cost: object["cost"]?.doubleValue)
     }
 
     /// The first choice as a `CompletionChunk` (`n` is never above 1 here).
     var completionChunk: CompletionChunk {
         var chunk = CompletionChunk(model: model, upstreamProvider: provider)
-        chunk.usage = usage?.usage
+        chunk.usage = usage
         if let choice = choices.first {
             let message = choice.delta ?? choice.message
             chunk.content = message?.content
@@ -40,105 +65,97 @@ struct WireChunk: Decodable {
     }
 }
 
-struct WireChoice: Decodable {
+struct WireChoice {
     var delta: WireMessage?
     var message: WireMessage?
     var finishReason: String?
 
-    enum CodingKeys: String, CodingKey {
-        case delta, message
-        case finishReason = "finish_reason"
+    init(_ object: [String: JSONValue]) {
+        delta = object["delta"]?.objectValue.map(WireMessage.init)
+        message = object["message"]?.objectValue.map(WireMessage.init)
+        // LocalAI sends "" where others send null.
+        if let reason = object["finish_reason"]?.stringValue, !reason.isEmpty { finishReason = reason }
     }
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        delta = try? c.decode(WireMessage.self, forKey: .delta)
-        message = try? c.decode(WireMessage.self, forKey: .message)
-        // LocalAI sends "" where others send null.
-        if let reason = try? c.decode(String.self, forKey: .finishReason), !reason.isEmpty { finishReason = reason }
+    /// The elements of `value` when it is an array of objects only; nil otherwise.
+    static func objects(in value: JSONValue) -> [[String: JSONValue]]? {
+        guard case .array(let elements) = value else { return nil }
+        var objects: [[String: JSONValue]] = []
+        objects.reserveCapacity(elements.count)
+        for element in elements {
+            guard case .object(let object) = element else { return nil }
+            objects.append(object)
+        }
+        return objects
     }
 }
 
-struct WireMessage: Decodable {
+struct WireMessage {
     var content: String?
     var reasoning: String?
     var toolCalls: [ToolCallFragment] = []
 
-    enum CodingKeys: String, CodingKey {
-        case content, reasoning
-        case reasoningContent = "reasoning_content"
-        case reasoningDetails = "reasoning_details"
-        case toolCalls = "tool_calls"
-    }
-
-    private struct Part: Decodable {
-        var text: String?
-        var summary: String?
-    }
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        if let text = try? c.decode(String.self, forKey: .content) {
+    init(_ object: [String: JSONValue]) {
+        if let text = object["content"]?.stringValue {
             content = text
-        } else if let parts = try? c.decode([Part].self, forKey: .content) {
+        } else if let parts = object["content"].flatMap(Self.parts) {
             content = parts.compactMap(\.text).joined()
         }
         // Three names for the same thing (vLLM renamed reasoning_content to reasoning; OpenRouter adds details).
         // Only one is used, so a server sending several does not repeat the reasoning.
-        if let text = try? c.decode(String.self, forKey: .reasoning), !text.isEmpty {
+        if let text = object["reasoning"]?.stringValue, !text.isEmpty {
             reasoning = text
-        } else if let text = try? c.decode(String.self, forKey: .reasoningContent), !text.isEmpty {
+        } else if let text = object["reasoning_content"]?.stringValue, !text.isEmpty {
             reasoning = text
-        } else if let details = try? c.decode([Part].self, forKey: .reasoningDetails) {
+        } else if let details = object["reasoning_details"].flatMap(Self.parts) {
             let text = details.compactMap { $0.text ?? $0.summary }.joined()
             if !text.isEmpty { reasoning = text }
         }
-        if let calls = try? c.decode([WireToolCall].self, forKey: .toolCalls) {
-            toolCalls = calls.map(\.fragment)
+        if let calls = object["tool_calls"].flatMap(WireChoice.objects) {
+            toolCalls = calls.map(Self.fragment)
         }
     }
-}
 
-struct WireToolCall: Decodable {
-    var fragment: ToolCallFragment
+    private struct Part {
+        var text: String?
+        var summary: String?
+    }
 
-    enum CodingKeys: String, CodingKey { case index, id, function, name, arguments }
+    /// Content parts (`[{"type": "text", "text": …}]`): an array of objects whose `text` and `summary`, when
+    /// present and not null, are strings; anything else is not parts.
+    private static func parts(_ value: JSONValue) -> [Part]? {
+        guard let objects = WireChoice.objects(in: value) else { return nil }
+        var parts: [Part] = []
+        for object in objects {
+            var part = Part()
+            for (key, path) in [("text", \Part.text), ("summary", \Part.summary)] {
+                switch object[key] {
+                case nil, .null?: break
+                case .string(let text)?: part[keyPath: path] = text
+                default: return nil
+                }
+            }
+            parts.append(part)
+        }
+        return parts
+    }
 
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        fragment = ToolCallFragment()
-        fragment.index = try? c.decode(Int.self, forKey: .index)
-        fragment.id = try? c.decode(String.self, forKey: .id)
+    private static func fragment(_ call: [String: JSONValue]) -> ToolCallFragment {
+        var fragment = ToolCallFragment()
+        if case .int(let index)? = call["index"] { fragment.index = Int(exactly: index) }
+        fragment.id = call["id"]?.stringValue
         // OpenAI nests name and arguments under `function`; a few servers put them at the top level.
-        let function = (try? c.nestedContainer(keyedBy: CodingKeys.self, forKey: .function)) ?? c
-        fragment.name = try? function.decode(String.self, forKey: .name)
-        if let text = try? function.decode(String.self, forKey: .arguments) {
+        let function = call["function"]?.objectValue ?? call
+        fragment.name = function["name"]?.stringValue
+        switch function["arguments"] {
+        case .string(let text)?:
             fragment.arguments = text
-        } else if let object = try? function.decode(JSONValue.self, forKey: .arguments), !object.isNull {
+        case let object? where !object.isNull:
             let data = (try? OutgoingMessage.encoder().encode(object)) ?? Data()
             fragment.arguments = String(decoding: data, as: UTF8.self)
+        default:
+            break
         }
-    }
-}
-
-struct WireUsage: Decodable {
-    var usage: Usage?
-
-    enum CodingKeys: String, CodingKey {
-        case cost
-        case promptTokens = "prompt_tokens"
-        case completionTokens = "completion_tokens"
-        case totalTokens = "total_tokens"
-    }
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        func count(_ key: CodingKeys) -> Int? {
-            // A count that does not fit an Int (a server's garbage) is no count, not a crash.
-            (try? c.decode(Int.self, forKey: key)) ?? (try? c.decode(Double.self, forKey: key)).flatMap { Int(exactly: $0.rounded(.towardZero)) }
-        }
-        guard let prompt = count(.promptTokens), let completion = count(.completionTokens) else { return }
-        usage = Usage(promptTokens: prompt, completionTokens: completion, totalTokens: count(.totalTokens),
-                      cost: try? c.decode(Double.self, forKey: .cost))
+        return fragment
     }
 }
