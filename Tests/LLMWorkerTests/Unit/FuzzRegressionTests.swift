@@ -14,6 +14,8 @@ final class FuzzRegressionTests: XCTestCase {
         var urls: [URL] = []
         for folder in folders {
             let directory = Self.fuzzDirectory.appendingPathComponent(folder)
+            // git keeps no empty folder: a target without findings has no regressions folder in a clone.
+            guard manager.fileExists(atPath: directory.path) else { continue }
             let names = try manager.contentsOfDirectory(atPath: directory.path).sorted()
             urls += names.map { directory.appendingPathComponent($0) }
         }
