@@ -78,18 +78,6 @@ final class ThinkSplitterTests: XCTestCase {
         return output
     }
 
-    /// A small deterministic generator (SplitMix64) so failures reproduce.
-    private struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Asserts that `text`, fed whole, at every single split point, at every pair of split points (short texts),
     /// one scalar at a time and at many random split points, gives `content`/`reasoning`, and that this agrees with
     /// the reference statement of the rules.
@@ -108,7 +96,7 @@ final class ThinkSplitterTests: XCTestCase {
             for i in 0...n { for j in i...n { cases.append([i, j]) } }
         }
         cases.append(Array(0...n))  // one scalar per fragment, plus empty fragments at both ends
-        var rng = SplitMix(state: UInt64(n) &* 7919)
+        var rng = SplitMix64(seed: UInt64(n) &* 7919)
         for _ in 0..<300 {
             let k = Int.random(in: 1...12, using: &rng)
             cases.append((0..<k).map { _ in Int.random(in: 0...n, using: &rng) }.sorted())
@@ -213,7 +201,7 @@ final class ThinkSplitterTests: XCTestCase {
     func testRandomStreamsMatchReference() {
         let tokens = ["<think>", "</think>", "<thinking>", "</thinking>", "<", ">", "/", "<th", "</th", "ink>", "ing>",
                       "a", "b c", " ", "\n", "é", "🎉", "<b>", "think"]
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<400 {
             let length = Int.random(in: 0...14, using: &rng)
             let text = (0..<length).map { _ in tokens.randomElement(using: &rng)! }.joined()

@@ -500,7 +500,7 @@ final class UpstreamErrorMapperTests: XCTestCase {
         XCTAssertEqual(parsed.upstreamMessage, "caf\u{FFFD} not found")
 
         // Random bytes at every status: always an error, never a crash.
-        var generator = SeededGenerator(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for status in [200, 400, 401, 403, 404, 429, 500, 502] {
             for length in [1, 2, 7, 64, 300] {
                 let random = Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })
@@ -637,18 +637,5 @@ final class UpstreamErrorMapperTests: XCTestCase {
         let error = map(400, #"{"error":{"message":"\#(long)"}}"#)
         XCTAssertLessThan(error.message.count, 700)
         XCTAssertLessThanOrEqual(error.upstreamMessage?.count ?? 0, 2000)
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so "random" inputs are the same on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
