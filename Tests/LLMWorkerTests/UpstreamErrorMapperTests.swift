@@ -544,7 +544,8 @@ final class UpstreamErrorMapperTests: XCTestCase {
     // MARK: - Secrets
 
     func testEchoedKeysAreRedacted() {
-        let body = #"{"error":{"message":"Invalid token: Bearer sk-or-v1-0123456789abcdef0123456789abcdef was rejected","code":401}}"#
+        let key = "sk-or-v1-" + String(repeating: "0123456789abcdef", count: 2)
+        let body = #"{"error":{"message":"Invalid token: Bearer \#(key) was rejected","code":401}}"#
         let error = mapOR(401, body)
         XCTAssertFalse(error.message.contains("0123456789abcdef"), error.message)
         XCTAssertFalse(error.upstreamMessage?.contains("0123456789abcdef") ?? true)
