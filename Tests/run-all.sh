@@ -35,9 +35,11 @@ if [ "$build_code" -eq 0 ]; then
     echo "== swift test"
     swift test 2>&1 | tee "$log_dir/swift-test.log"
     test_code=${PIPESTATUS[0]}
-    # XCTest prints "Test Case '…' passed (…)" per test; Swift Testing prints "✔ Test … passed after …".
-    swift_passed=$(grep -cE "^Test Case '.*' passed \(|^✔ Test .* passed after" "$log_dir/swift-test.log")
-    swift_failed=$(grep -cE "^Test Case '.*' failed \(|^✘ Test .* failed after" "$log_dir/swift-test.log")
+    # XCTest prints "Test Case '…' passed (…)" per test; Swift Testing prints "✔ Test … passed after …" per
+    # test and a "Test run with N tests …" summary line, which is not a test.
+    count_lines() { grep -E "$1" "$log_dir/swift-test.log" | grep -cvE "^(✔|✘) Test run with "; }
+    swift_passed=$(count_lines "^Test Case '.*' passed \(|^✔ Test .* passed after")
+    swift_failed=$(count_lines "^Test Case '.*' failed \(|^✘ Test .* failed after")
     count_step "swift test" "$test_code" "$swift_passed" "$swift_failed"
 fi
 
