@@ -126,7 +126,7 @@ final class MockHTTPServerTests: XCTestCase {
         XCTAssertTrue(server.closeEvents.isEmpty, "server-side closes are not client closes: \(server.closeEvents)")
     }
 
-    func testStallThenClientCancelIsSeenAsCloseWithin100ms() throws {
+    func testStallThenClientCancelIsSeenAsClose() throws {
         server.enqueue([.status(200, headers: ["Content-Type": "text/event-stream"]), .sse("first"), .stall],
                        path: "/v1/chat/completions")
         let delegate = StreamingDelegate()
@@ -139,8 +139,8 @@ final class MockHTTPServerTests: XCTestCase {
         XCTAssertTrue(server.closeEvents.isEmpty)
         server.mark()
         task.cancel()
-        let elapsed = try XCTUnwrap(server.waitForClientClose(timeout: 2), "close not detected")
-        XCTAssertLessThan(elapsed, 0.1)
+        // Seen while the response stalls for ever: no timing bound beyond that (tests do not time machines).
+        XCTAssertNotNil(server.waitForClientClose(timeout: 10), "close not detected")
         let event = try XCTUnwrap(server.closeEvents.first)
         XCTAssertEqual(event.phase, .responding)
         XCTAssertEqual(event.request, "GET /v1/chat/completions")
@@ -255,15 +255,15 @@ final class MockHTTPServerTests: XCTestCase {
     }
 
     func testClientCloseDuringSleepAndWhileIdleIsRecorded() throws {
-        server.enqueue([.status(200), .sse("1"), .sleep(5), .sse("2")])
+        server.enqueue([.status(200), .sse("1"), .sleep(30), .sse("2")])
         server.enqueue(.text("ok"))
         let streaming = try RawClient(port: server.port)
         try streaming.send("POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         _ = streaming.read(until: { $0.contains("data: 1") }, timeout: 2)
         let mark = server.mark()
         streaming.close()
-        let elapsed = try XCTUnwrap(server.waitForClientClose(timeout: 2, since: mark))
-        XCTAssertLessThan(elapsed, 0.1)
+        // Seen during the 30 s sleep, not when it ends.
+        XCTAssertNotNil(server.waitForClientClose(timeout: 10, since: mark))
 
         let idle = try RawClient(port: server.port)
         try idle.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -297,14 +297,12 @@ final class MockHTTPServerTests: XCTestCase {
         XCTAssertTrue(stalled.read(until: { $0.hasSuffix("\r\n\r\n") }, timeout: 2).hasPrefix("HTTP/1.1 200 OK"))
         let idle = try RawClient(port: server.port)
         XCTAssertTrue(server.waitForConnections(count: 2, timeout: 2))
-        let start = Date()
         server.stop()
-        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
         server.stop()
         XCTAssertEqual(server.openConnectionCount, 0)
-        XCTAssertEqual(stalled.readToEnd(timeout: 2), "")
-        XCTAssertEqual(idle.readToEnd(timeout: 2), "")
-        XCTAssertLessThan(Date().timeIntervalSince(start), 1, "both connections were closed by stop()")
+        XCTAssertEqual(stalled.readToEnd(timeout: 10), "")
+        XCTAssertEqual(idle.readToEnd(timeout: 10), "")
+        XCTAssertTrue(stalled.peerClosed && idle.peerClosed, "both connections were closed by stop()")
         XCTAssertTrue(server.closeEvents.isEmpty)
         XCTAssertThrowsError(try RawClient(port: server.port), "listener closed")
     }
@@ -321,9 +319,8 @@ final class MockHTTPServerTests: XCTestCase {
             XCTAssertTrue(client?.read(until: { $0.hasSuffix("\r\n\r\n") }, timeout: 2).hasPrefix("HTTP/1.1 200 OK") ?? false)
         }()
         XCTAssertNil(weakServer)
-        let start = Date()
-        XCTAssertEqual(client?.readToEnd(timeout: 2), "")
-        XCTAssertLessThan(Date().timeIntervalSince(start), 1, "the connection was closed by deinit")
+        XCTAssertEqual(client?.readToEnd(timeout: 10), "")
+        XCTAssertEqual(client?.peerClosed, true, "the connection was closed by deinit")
     }
 
     #if os(Linux)
@@ -452,6 +449,8 @@ private let noSignal: Int32 = 0  // SO_NOSIGPIPE is set on the socket instead
 private final class RawClient {
     private var fd: Int32
     private(set) var lastErrno: Int32 = 0
+    /// The peer ended the connection (FIN or RST), as opposed to a read that timed out.
+    private(set) var peerClosed = false
     private var received = Data()
 
     init(port: Int) throws {
@@ -522,6 +521,7 @@ private final class RawClient {
             return true
         }
         lastErrno = n == 0 ? 0 : errno
+        peerClosed = true
         return false
     }
 

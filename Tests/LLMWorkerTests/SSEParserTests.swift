@@ -435,23 +435,5 @@ final class SSEParserTests: XCTestCase {
             }
             XCTAssertEqual(parse(chunks).items, expected, "\(ending.debugDescription) in reads of 1000")
         }
-
-        // Timing (debug build here; the release figure is measured separately). The bound only catches
-        // accidental quadratic behaviour, not small regressions.
-        let data = Data(bytes)
-        var best = Double.infinity
-        for _ in 0..<5 {
-            var parser = SSEParser()
-            var count = 0
-            let start = DispatchTime.now().uptimeNanoseconds
-            for offset in stride(from: 0, to: data.count, by: 16_384) {
-                try parser.feed(data[offset..<min(offset + 16_384, data.count)]) { _ in count += 1 }
-            }
-            try parser.finish { _ in count += 1 }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            XCTAssertEqual(count, expected.count)
-            best = min(best, elapsed)
-        }
-        XCTAssertLessThan(best, 100, "2,000 events took \(best) ms")
     }
 }
