@@ -160,7 +160,7 @@ final class MockHTTPServerTests: XCTestCase {
         let result = fetch(request)
         XCTAssertEqual(String(decoding: result.data ?? Data(), as: UTF8.self), #"{"echo":"m1"}"#)
 
-        XCTAssertTrue(server.waitForRequests(count: 1, timeout: 1))
+        XCTAssertTrue(server.waitForRequests(count: 1, timeout: 10))
         let recorded = try XCTUnwrap(server.lastRequest)
         XCTAssertEqual(recorded.method, "POST")
         XCTAssertEqual(recorded.path, "/v1/chat/completions?trace=1&x=a%20b")
