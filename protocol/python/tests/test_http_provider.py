@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
 from typing import Any
 
 from caal_llm_worker import (
@@ -236,11 +235,10 @@ class HTTPErrorTests(HTTPWorkerTestCase):
     async def test_first_token_timeout(self) -> None:
         self.server.add(Reply(text="too late", first_delay_s=5))
         client = self.make_client(self.http_config(first_token_timeout_s=0.5))
-        started = time.monotonic()
+        # A timeout error (not the late answer) shows the worker gave up before the server's 5 s.
         with self.assertRaises(WorkerTimeoutError) as ctx:
             async for _ in client.chat_stream([{"role": "user", "content": "hi"}]):
                 pass
-        self.assertLess(time.monotonic() - started, 4)
         self.assertEqual(ctx.exception.code, -32008)
         self.assertIsInstance(ctx.exception, TimeoutError)
 
@@ -258,7 +256,8 @@ class UpstreamCancelTests(HTTPWorkerTestCase):
     LONG = Reply(text="word " * 300, chunk_chars=5, delay_s=0.03)
 
     async def assert_upstream_closed(self) -> None:
-        record = await asyncio.to_thread(self.server.wait_for_disconnect, 3.0)
+        # The reply would take 9 s; a close seen before its end (checked below) is the cancel's.
+        record = await asyncio.to_thread(self.server.wait_for_disconnect, 20.0)
         self.assertIsNotNone(record, "the mock server never saw the client close the stream")
         assert record is not None
         self.assertFalse(record.completed)
