@@ -26,9 +26,11 @@ actor ModelListCache {
     private var inFlight: [Key: Flight] = [:]
     private var nextWaiter = 0
     private let lifetime: TimeInterval
+    private let logger: Logger?
 
-    init(lifetime: TimeInterval = 600) {
+    init(lifetime: TimeInterval = 600, logger: Logger? = nil) {
         self.lifetime = lifetime
+        self.logger = logger
     }
 
     /// Returns the models and whether they came from the cache.
@@ -39,6 +41,7 @@ actor ModelListCache {
         let flight: Flight
         if let running = inFlight[key] {
             flight = running
+            logger?.debug("listModels: sharing the \(key.provider.rawValue) model list request already in flight")
         } else {
             flight = Flight()
             inFlight[key] = flight

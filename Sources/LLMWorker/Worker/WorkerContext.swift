@@ -6,7 +6,7 @@ final class WorkerContext: Sendable {
     let configuration: ConfigurationStore
     let providers: ProviderRegistry
     let inFlight = InFlightRequests()
-    let modelCache = ModelListCache()
+    let modelCache: ModelListCache
     let probeMemory = ProbeMemory()
     let logger: Logger
     let redactor: Redactor
@@ -19,6 +19,7 @@ final class WorkerContext: Sendable {
         self.configuration = configuration
         self.providers = providers
         self.logger = logger
+        modelCache = ModelListCache(logger: logger)
         self.redactor = redactor
         self.lifecycle = lifecycle
         self.options = options

@@ -192,8 +192,9 @@ extension XCTestCase {
     /// Starts the worker and selects openrouter at the mock server (`params` added to configure; pass
     /// `"api_key": nil`-free params, the key defaults to `OR.key`). Returns the worker after checking the reply.
     func startOpenRouterWorker(_ server: MockHTTPServer, _ params: [String: JSON] = [:], environment: [String: String] = [:],
+                               arguments: [String] = [],
                                file: StaticString = #filePath, line: UInt = #line) throws -> WorkerProcess {
-        let worker = try startWorker(environment: environment)
+        let worker = try startWorker(arguments, environment: environment)
         var all: [String: JSON] = ["provider": "openrouter", "base_url": .string(OR.baseURL(server)),
                                    "api_key": .string(OR.key), "model": "openai/gpt-4o-mini"]
         all.merge(params) { _, new in new }

@@ -275,6 +275,16 @@ final class WorkerProcess: @unchecked Sendable {
         try (0..<count).map { _ in try nextMessage(timeout: timeout) }
     }
 
+    /// Waits until the worker's stderr contains `text` (a log line); false on timeout.
+    func waitForStderr(containing text: String, timeout: TimeInterval = defaultTimeout) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !stderr.contains(text) {
+            if Date() >= deadline { return false }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return true
+    }
+
     /// Lines read so far but not yet returned by `nextLine`.
     var unreadLineCount: Int {
         state.lock()

@@ -25,10 +25,12 @@ final class ModelListCancelTests: XCTestCase {
     func testCancellingOneOfTwoSharedCallsKeepsTheOther() throws {
         let server = try startServer()
         server.route(OR.modelsPath) { _ in MockResponse([.sleep(1.5)] + OR.json(["data": [OR.gpt4o]]).actions) }
-        let worker = try startOpenRouterWorker(server)
+        let worker = try startOpenRouterWorker(server, arguments: ["--log-level", "debug"])
         try worker.send(RPC.request("listModels", [:], id: "a"))
         XCTAssertTrue(server.waitForRequests(count: 1, timeout: 10))
         try worker.send(RPC.request("listModels", [:], id: "b"))
+        // b runs on its own task: cancel a only once b has joined a's request (else b would rightly start its own).
+        XCTAssertTrue(worker.waitForStderr(containing: "sharing the openrouter model list request already in flight"))
         try worker.send(RPC.notification("cancel", ["id": "a"]))
         let first = try worker.nextMessage(timeout: 10)
         XCTAssertEqual(first["id"], "a")
