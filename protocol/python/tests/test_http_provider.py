@@ -49,7 +49,10 @@ class CAALFlowTests(HTTPWorkerTestCase):
                 usage={"prompt_tokens": 50, "completion_tokens": 12},
             ),
             Reply(text="It is sunny in Paris.", usage={"prompt_tokens": 80, "completion_tokens": 7}),
-            Reply(text="It is sunny in Paris, 22 degrees.", chunk_chars=5, usage={"prompt_tokens": 81, "completion_tokens": 9}),
+            # 50 ms apart: the worker forwards events as they come but merges those that arrive together, which
+            # on a busy machine could be all of them if the server sent them at once.
+            Reply(text="It is sunny in Paris, 22 degrees.", chunk_chars=5, delay_s=0.05,
+                  usage={"prompt_tokens": 81, "completion_tokens": 9}),
         )
         provider = self.provider()
         tools = provider.prepare_tools([WEATHER_TOOL])
