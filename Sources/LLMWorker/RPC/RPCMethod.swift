@@ -14,8 +14,11 @@ struct CallContext: Sendable {
     let id: RequestID?
     let token: InFlightRequests.Token?
     let worker: WorkerContext
-    /// The configuration when the request arrived (nil before any `configure`): later changes do not reach it.
-    let settings: ResolvedSettings?
+    /// The configuration when the request's line was read: a `configure` read later does not reach it.
+    let configuration: ConfigurationSnapshot
+
+    /// The active provider's settings when the request arrived (nil before any `configure`).
+    var settings: ResolvedSettings? { configuration.current }
 }
 
 /// For methods that take no params.

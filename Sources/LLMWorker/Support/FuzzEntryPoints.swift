@@ -83,7 +83,7 @@ public enum FuzzEntryPoints {
             var mock = ConfigureParams()
             mock.provider = .set(.mock)
             _ = try? store.configure(mock)
-            _ = try store.previewResolved(params, requireKey: message.method == "configure")
+            _ = try store.snapshot().preview(params, requireKey: message.method == "configure")
             if case .set(let script) = params.mock { _ = try MockScript(defaults: script, overrides: nil) }
         case "chat", "chatStream":
             let params = try message.decodeParams(ChatParams.self)

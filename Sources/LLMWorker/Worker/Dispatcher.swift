@@ -50,10 +50,10 @@ final class Dispatcher: Sendable {
         }
         if isInert(message) { return }
         let token = worker.inFlight.begin(id: message.id)
-        let settings = worker.configuration.snapshot()
+        let configuration = worker.configuration.snapshot()
         let refused = refusedForShutdown(message)
         let task = Task { [self] in
-            if let response = await execute(message, token: token, settings: settings, refused: refused) {
+            if let response = await execute(message, token: token, configuration: configuration, refused: refused) {
                 worker.inFlight.markAnswered(token)
                 await worker.writer.send(response)
             }
@@ -81,10 +81,10 @@ final class Dispatcher: Sendable {
                 continue
             case .message(let message):
                 let token = worker.inFlight.begin(id: message.id)
-                let settings = worker.configuration.snapshot()
+                let configuration = worker.configuration.snapshot()
                 let refused = refusedForShutdown(message)
                 let task = Task { [self] in
-                    let response = await execute(message, token: token, settings: settings, refused: refused)
+                    let response = await execute(message, token: token, configuration: configuration, refused: refused)
                     worker.inFlight.markAnswered(token)
                     return response
                 }
@@ -124,7 +124,7 @@ final class Dispatcher: Sendable {
         do {
             let params = try message.decodeParams(ConfigureParams.self)
             let report = try ConfigureMethod().apply(params, worker: worker)
-            if let active = worker.configuration.snapshot()?.provider { worker.providers.provider(for: active).prepare() }
+            if let active = worker.configuration.snapshot().active { worker.providers.provider(for: active).prepare() }
             response = OutgoingMessage.response(id: message.id ?? .null, result: report)
         } catch {
             response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
@@ -142,9 +142,9 @@ final class Dispatcher: Sendable {
     }
 
     /// Runs one request; returns its response line, or nil for a notification.
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, settings: ResolvedSettings?,
+    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
                          refused: Bool) async -> Data? {
-        let call = CallContext(id: message.id, token: token, worker: worker, settings: settings)
+        let call = CallContext(id: message.id, token: token, worker: worker, configuration: configuration)
         let response: Data
         do {
             guard let method = methods[message.method] else { throw RPCError.methodNotFound(message.method) }

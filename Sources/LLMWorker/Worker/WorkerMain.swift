@@ -60,7 +60,7 @@ public enum WorkerMain {
         guard params.provider.value != nil || params.model.value != nil || params.baseURL.value != nil else { return }
         do {
             try worker.configuration.configure(params)
-            if let active = worker.configuration.snapshot()?.provider { worker.providers.provider(for: active).prepare() }
+            if let active = worker.configuration.snapshot().active { worker.providers.provider(for: active).prepare() }
         } catch {
             worker.logger.error("the command-line configuration was not applied: \(error.rpcError.message)")
         }

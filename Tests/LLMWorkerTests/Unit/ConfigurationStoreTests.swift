@@ -13,9 +13,9 @@ final class ConfigurationStoreTests: XCTestCase {
 
     func testNothingIsSelectedBeforeTheFirstConfigure() throws {
         let store = ConfigurationStore(environment: [:])
-        XCTAssertNil(store.snapshot())
+        XCTAssertNil(store.snapshot().current)
         XCTAssertThrowsError(try store.configure(try params(#"{"model":"m"}"#))) { XCTAssertEqual(self.field(of: $0), "provider") }
-        XCTAssertNil(store.snapshot(), "the failed call selected nothing")
+        XCTAssertNil(store.snapshot().current, "the failed call selected nothing")
     }
 
     func testDefaultsPerProvider() throws {
@@ -41,7 +41,7 @@ final class ConfigurationStoreTests: XCTestCase {
                     #"{"model":"b","headers":{"Bad Name":"x"}}"#] {
             XCTAssertThrowsError(try store.configure(try params(bad)), bad)
         }
-        let now = try XCTUnwrap(store.snapshot())
+        let now = try XCTUnwrap(store.snapshot().current)
         XCTAssertEqual(now.provider, .openaiCompatible)
         XCTAssertEqual(now.model, "a")
         XCTAssertEqual(now.temperature, 1)
@@ -51,7 +51,7 @@ final class ConfigurationStoreTests: XCTestCase {
         let store = ConfigurationStore(environment: [:])
         try store.configure(try params(#"{"provider":"openai_compatible","base_url":"http://h:1/v1/","model":"a","max_tokens":50}"#))
         try store.configure(try params(#"{"provider":"mock","model":"m","temperature":0.3}"#))
-        XCTAssertEqual(store.snapshot(for: .openaiCompatible).model, "a", "another provider's settings can be read")
+        XCTAssertEqual(store.snapshot().settings(for: .openaiCompatible).model, "a", "another provider's settings can be read")
         let back = try store.configure(try params(#"{"provider":"openai_compatible"}"#))
         XCTAssertEqual(back.baseURL, "http://h:1/v1")
         XCTAssertEqual(back.model, "a")
@@ -87,7 +87,7 @@ final class ConfigurationStoreTests: XCTestCase {
         XCTAssertThrowsError(try store.configure(try params(#"{"provider":"openrouter"}"#)), "an empty environment variable is no key") {
             XCTAssertEqual(self.field(of: $0), "api_key")
         }
-        XCTAssertEqual(store.snapshot()?.provider, .openaiCompatible)
+        XCTAssertEqual(store.snapshot().current?.provider, .openaiCompatible)
         let mock = try store.configure(try params(#"{"provider":"mock"}"#))
         XCTAssertNil(mock.apiKey, "the mock reads no environment variable")
     }
@@ -95,19 +95,19 @@ final class ConfigurationStoreTests: XCTestCase {
     func testPreviewSavesNothing() throws {
         let store = ConfigurationStore(environment: [:])
         try store.configure(try params(#"{"provider":"mock","model":"m1"}"#))
-        let preview = try store.previewResolved(try params(#"{"model":"m2","temperature":1.5}"#))
+        let preview = try store.snapshot().preview(try params(#"{"model":"m2","temperature":1.5}"#))
         XCTAssertEqual(preview.model, "m2")
-        XCTAssertEqual(store.snapshot()?.model, "m1")
-        XCTAssertNil(store.snapshot()?.temperature)
-        XCTAssertThrowsError(try store.previewResolved(try params(#"{"provider":"openrouter"}"#)))
-        let keyless = try store.previewResolved(try params(#"{"provider":"openrouter"}"#), requireKey: false)
+        XCTAssertEqual(store.snapshot().current?.model, "m1")
+        XCTAssertNil(store.snapshot().current?.temperature)
+        XCTAssertThrowsError(try store.snapshot().preview(try params(#"{"provider":"openrouter"}"#)))
+        let keyless = try store.snapshot().preview(try params(#"{"provider":"openrouter"}"#), requireKey: false)
         XCTAssertNil(keyless.apiKey, "probe may preview a keyless OpenRouter and report the missing key itself")
     }
 
     func testSnapshotsAreValues() throws {
         let store = ConfigurationStore(environment: [:])
         try store.configure(try params(#"{"provider":"mock","model":"before"}"#))
-        let taken = try XCTUnwrap(store.snapshot())
+        let taken = try XCTUnwrap(store.snapshot().current)
         try store.configure(try params(#"{"model":"after"}"#))
         XCTAssertEqual(taken.model, "before", "a request's snapshot is not changed by a later configure")
     }
@@ -119,7 +119,7 @@ final class ConfigurationStoreTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 400) { index in
             if index % 2 == 0 {
                 _ = try? store.configure(updates[index / 2])
-            } else if let snapshot = store.snapshot() {
+            } else if let snapshot = store.snapshot().current {
                 XCTAssertEqual(snapshot.model, "m\(snapshot.maxTokens ?? -1)", "a snapshot mixes two configure calls")
             }
         }

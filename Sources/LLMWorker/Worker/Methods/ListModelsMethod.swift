@@ -39,7 +39,7 @@ struct ListModelsMethod: RPCMethod {
             guard let kind = ProviderKind(rawValue: name) else {
                 throw InvalidParams(field: "provider", "'\(name)' is not a provider; use 'openai_compatible', 'openrouter' or 'mock'")
             }
-            return call.settings?.provider == kind ? call.settings! : call.worker.configuration.snapshot(for: kind)
+            return call.configuration.settings(for: kind)
         }
         guard let settings = call.settings else {
             throw ProviderError(.notConfigured, "No provider is configured: call configure first, or pass provider to listModels.")

@@ -3,7 +3,7 @@ struct ProbeMethod: RPCMethod {
 
     func handle(_ params: ConfigureParams, call: CallContext) async throws -> ProbeReport {
         call.worker.redactor.register(secretsOf: params)
-        let settings = try call.worker.configuration.previewResolved(params, requireKey: false)
+        let settings = try call.configuration.preview(params, requireKey: false)
         let provider = call.worker.providers.provider(for: settings.provider)
         let limit = min(settings.timeouts.total, 30)
         let report = try await Probe(provider: provider, settings: settings, memory: call.worker.probeMemory, checkLimit: limit).run()

@@ -20,6 +20,21 @@ final class CompatibleModelsTests: XCTestCase {
         return result["models"]
     }
 
+    /// `listModels` naming a provider that is not the active one uses what that provider remembered when the
+    /// request's line was read: a `configure` right behind it (same write) does not redirect it.
+    func testNamedProviderUsesTheConfigurationOfItsOwnLine() throws {
+        let server = try startServer()
+        let worker = try startCompatibleWorker(server)
+        server.enqueue(OR.json(["data": [["id": "local-model"]]]), path: "/v1/models")
+        assertResult(try worker.call("configure", ["provider": "mock"], id: "m"), id: "m")
+        let elsewhere = "http://127.0.0.1:\(try closedLocalPort())/v1"
+        try worker.send(RPC.request("listModels", ["provider": "openai_compatible"], id: 1).text + "\n"
+                        + RPC.request("configure", ["provider": "openai_compatible", "base_url": .string(elsewhere)], id: "c").text)
+        let (reply, _) = try worker.readUntilResponse(id: 1)
+        XCTAssertEqual(assertResult(reply, id: 1)["models"]?.array?.first?["id"], "local-model", "\(reply)")
+        XCTAssertEqual(server.requests.count, 1)
+    }
+
     /// LM Studio / OpenAI: {"object": "list", "data": [...]}; the request carries no key and no OpenRouter headers.
     func testDataEnvelopeAndTheRequest() throws {
         let body: JSON = ["object": "list", "data": [

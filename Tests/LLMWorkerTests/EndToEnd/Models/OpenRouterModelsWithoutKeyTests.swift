@@ -23,10 +23,12 @@ final class OpenRouterModelsWithoutKeyTests: XCTestCase {
         server.route(OR.modelsPath) { _ in OR.json(OR.modelList) }
         var stored = ProviderSettings()
         stored.baseURL = OR.baseURL(server)
-        let settings = ResolvedSettings(provider: .openrouter, settings: stored, environment: [:])
-        XCTAssertNil(settings.apiKey)
+        var configuration = ConfigurationSnapshot(environment: [:])
+        configuration.active = .openrouter
+        configuration.stored[.openrouter] = stored
+        XCTAssertNil(configuration.current?.apiKey)
         let worker = context()
-        let call = CallContext(id: .int(1), token: nil, worker: worker, settings: settings)
+        let call = CallContext(id: .int(1), token: nil, worker: worker, configuration: configuration)
 
         let first = try await ListModelsMethod().handle(.init(provider: "openrouter", supportsTools: nil, refresh: nil), call: call)
         XCTAssertEqual(first.provider, "openrouter")

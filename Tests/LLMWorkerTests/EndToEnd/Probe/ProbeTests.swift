@@ -65,6 +65,28 @@ final class ProbeTests: XCTestCase {
         XCTAssertFalse(String(decoding: worker.stdout, as: UTF8.self).contains(key), "the key reached stdout")
     }
 
+    /// A probe uses the configuration as it was when its line was read, like every request: a `configure` sent
+    /// right after it (in the same write, so it is applied before the probe's task runs) does not change what is
+    /// probed, and a probe read before any `configure` needs a provider of its own.
+    func testProbeUsesTheConfigurationOfItsOwnLine() throws {
+        let port = try closedLocalPort()
+        let base = "http://127.0.0.1:\(port)/v1"
+        let worker = try startWorker()
+        let first = RPC.request("probe", [:], id: "early").text + "\n" + RPC.request("configure", ["provider": "mock"], id: "c1").text
+        try worker.send(first)
+        let (early, _) = try worker.readUntilResponse(id: "early")
+        assertInvalidParams(early, id: "early", field: "provider")
+        let configure: JSON = ["provider": "openai_compatible", "base_url": .string(base), "model": "m", "max_retries": 0]
+        try worker.send(RPC.request("configure", configure, id: "c2").text + "\n"
+                        + RPC.request("probe", [:], id: "p").text + "\n"
+                        + RPC.request("configure", ["provider": "mock"], id: "c3").text)
+        let (reply, _) = try worker.readUntilResponse(id: "p")
+        let report = assertResult(reply, id: "p")
+        XCTAssertEqual(report["provider"], "openai_compatible", "\(reply)")
+        XCTAssertEqual(report["base_url"], .string(base))
+        XCTAssertEqual(report["model"], "m")
+    }
+
     /// Nothing listens: connection errors in every check, ok false, and the probe ends (retries included).
     func testDeadServer() throws {
         let port = try closedLocalPort()
