@@ -26,6 +26,10 @@ struct IncomingMessage: Sendable {
             case .inMessage(let message): return try JSONDecoder().decode(Envelope<P>.self, from: message).params
             }
         } catch let error as DecodingError {
+            // A string the decoder could not read (a raw tab, a lone surrogate) makes the line not JSON at all.
+            if case .inMessage(let message) = params, let problem = MessageParser.syntaxProblem(in: message) {
+                throw RPCError.parseError(problem)
+            }
             throw InvalidParams(decodingError: error)
         }
     }

@@ -43,23 +43,29 @@ enum MessageParser {
         }
     }
 
-    static func parse(_ line: Data) -> Parsed {
+    static func parse(_ input: Data) -> Parsed {
         // JSON text is UTF-8 (RFC 8259); the decoder would otherwise report bad bytes as whatever field held them.
-        let isUTF8 = line.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
+        let isUTF8 = input.withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) != nil }
         guard isUTF8 else { return .failure(.parseError("the line is not valid UTF-8")) }
+        // A byte order mark, as some Windows editors write, is not part of the message.
+        let line = input.starts(with: [0xEF, 0xBB, 0xBF]) ? input.dropFirst(3) : input
         switch line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
         case UInt8(ascii: "{"):
             do {
-                return .single(try item(fromObject: line))
+                let parsed = try item(fromObject: line)
+                // The decoder reports a bad string only when that value is decoded, and the envelope decodes its
+                // fields leniently: a request found invalid may really be JSON that is not valid (a raw tab).
+                if case .invalid = parsed, let problem = syntaxProblem(in: line) { return .failure(.parseError(problem)) }
+                return .single(parsed)
             } catch {
-                return .failure(.parseError(describe(error)))
+                return .failure(.parseError(syntaxProblem(in: line) ?? "the line is not valid JSON"))
             }
         case UInt8(ascii: "["):
             let elements: [JSONValue]
             do {
                 elements = try JSONDecoder().decode([JSONValue].self, from: line)
             } catch {
-                return .failure(.parseError(describe(error)))
+                return .failure(.parseError(syntaxProblem(in: line) ?? "the line is not valid JSON"))
             }
             guard !elements.isEmpty else { return .failure(.invalidRequest("an empty batch is not a request")) }
             // Each object is read from its own bytes, as a single request is, so its id keeps its spelling.
@@ -68,9 +74,7 @@ enum MessageParser {
             }
             return .batch(elements.map { item(fromElement: $0, bytes: nil) })
         default:
-            if (try? JSONDecoder().decode(JSONValue.self, from: line)) == nil {
-                return .failure(.parseError("the line is not valid JSON"))
-            }
+            if let problem = syntaxProblem(in: line) { return .failure(.parseError(problem)) }
             return .failure(.invalidRequest("a request must be a JSON object (or a batch: an array of them)"))
         }
     }
@@ -116,12 +120,22 @@ enum MessageParser {
         return .message(IncomingMessage(id: envelope.hasID ? replyID : nil, method: method, params: params))
     }
 
-    private static func describe(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
-            return underlying.isEmpty ? "the line is not valid JSON" : "the line is not valid JSON (\(underlying))"
+    /// What makes `line` not JSON, said so that a person typing requests by hand can fix it; nil if it is JSON.
+    static func syntaxProblem(in line: Data) -> String? {
+        do {
+            _ = try JSONReader.parse(line)
+            return nil
+        } catch let failure as JSONReader.Failure {
+            var text = "the line is not valid JSON: \(failure)"
+            if failure.message == "control character in a string" {
+                text += " (write a tab as \\t and a line break as \\n)"
+            } else if failure.offset >= line.count || failure.message == "unterminated string" {
+                text += " (the line ended before the JSON did: each message must be on one line)"
+            }
+            return text
+        } catch {
+            return "the line is not valid JSON"
         }
-        return "the line is not valid JSON"
     }
 }
 

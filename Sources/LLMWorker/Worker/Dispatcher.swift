@@ -127,7 +127,7 @@ final class Dispatcher: Sendable {
             if let active = worker.configuration.snapshot().active { worker.providers.provider(for: active).prepare() }
             response = OutgoingMessage.response(id: message.id ?? .null, result: report)
         } catch {
-            response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
+            response = failure(message, error)
         }
         return message.id == nil ? nil : response
     }
@@ -158,9 +158,16 @@ final class Dispatcher: Sendable {
             }
             response = try await method(message, call)
         } catch {
-            response = OutgoingMessage.failure(id: message.id ?? .null, error: rpcError(for: error))
+            response = failure(message, error)
         }
         return message.id == nil ? nil : response
+    }
+
+    /// The error line for `message`. A parse error found only when its params were decoded is answered like any
+    /// parse error, with id null: JSON that is not valid has no id to trust.
+    private func failure(_ message: IncomingMessage, _ error: Error) -> Data {
+        let rpc = rpcError(for: error)
+        return OutgoingMessage.failure(id: rpc.code == -32700 ? .null : (message.id ?? .null), error: rpc)
     }
 
     private func rpcError(for error: Error) -> RPCError {

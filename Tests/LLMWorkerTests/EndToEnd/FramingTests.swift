@@ -72,8 +72,8 @@ final class FramingTests: XCTestCase {
 
     func testMalformedJSONIsAParseErrorAndTheWorkerGoesOn() throws {
         let worker = try startWorker()
-        // Foundation's decoder is lenient about trailing commas, raw control characters in strings and duplicate
-        // keys; those are accepted as if well-formed, so they are not listed here.
+        // Foundation's decoder is lenient about trailing commas and duplicate keys; those are accepted as if
+        // well-formed (PROTOCOL.md 3.1), so they are not listed here.
         let malformed = ["{", "}", "{'jsonrpc':'2.0'}", "nul", "{\"a\":1} {\"b\":2}", "{\"jsonrpc\":\"2.0\",\"id\":NaN}",
                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}}", "\u{1}", "[{\"jsonrpc\":\"2.0\"", "abc", "[1 2]",
                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} // comment"]
@@ -82,6 +82,39 @@ final class FramingTests: XCTestCase {
             assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData)
         }
         try worker.send(ping1)
+        assertResult(try worker.nextMessage(), id: 1)
+    }
+
+    /// A raw control character (a pasted tab) or a lone surrogate escape inside any string makes the line not JSON,
+    /// wherever the string is: a parse error with id null that says where and what to do, never a misleading
+    /// invalid-request or invalid-params error about the field that held it.
+    func testBadStringsAnywhereAreParseErrorsThatSayWhere() throws {
+        let worker = try startMockWorker()
+        let tab = "\u{9}"
+        let cases = [
+            #"{"jsonrpc":"2.0","id":1,"method":"chat","params":{"messages":[{"role":"user","content":"col1\#(tab)col2"}]}}"#,
+            #"{"jsonrpc":"2.0","id":2,"method":"pi\#(tab)ng"}"#,
+            #"{"jsonrpc":"2.0","id":"a\#(tab)b","method":"ping"}"#,
+            #"{"jsonrpc":"2.0","id":3,"method":"configure","params":{"model":"a\#(tab)b"}}"#,
+            #"{"jsonrpc":"2.0","id":4,"method":"chat","params":{"messages":[{"role":"user","content":"\ud800"}]}}"#,
+            #"{"jsonrpc":"2.0","id":5,"method":"chat","params":{"messages":[{"role":"user","content":"a\#u{1}b"}]}}"#,
+        ]
+        for line in cases {
+            try worker.send(line)
+            assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: ["at byte"])
+        }
+        try worker.send(cases[0])
+        assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: [#"\t"#])
+        try worker.send("{")
+        assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: ["one line"])
+        // The model was not changed by the configure whose line was not JSON.
+        XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "c"), id: "c")["model"], "mock-1")
+    }
+
+    /// A byte order mark before the message (some Windows editors write one) is not part of it.
+    func testByteOrderMarkIsIgnored() throws {
+        let worker = try startWorker()
+        try worker.sendRaw([0xEF, 0xBB, 0xBF] + Array(ping1.utf8) + [0x0A])
         assertResult(try worker.nextMessage(), id: 1)
     }
 
