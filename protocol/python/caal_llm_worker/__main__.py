@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-models", action="store_true", help="list the provider's models and exit")
     parser.add_argument("--supports-tools", action="store_true", help="with --list-models: only tool-capable models")
     parser.add_argument("--probe", action="store_true", help="test the configuration end to end and exit")
-    parser.add_argument("--json", action="store_true", help="print raw JSON results")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON result on stdout (instead of the text)")
     parser.add_argument(
         "--log-level",
         choices=["error", "warn", "info", "debug"],
@@ -114,27 +114,39 @@ async def _run(args: argparse.Namespace, prompt: str | None) -> int:
             messages.append({"role": "system", "content": args.system})
         messages.append({"role": "user", "content": prompt or ""})
 
+        # With --json, stdout carries the result object alone (for jq and scripts); the text is in it.
+        text_out = None if args.json else sys.stdout
         if args.no_stream:
             result = await client.chat(messages)
             if args.show_reasoning and result.get("reasoning"):
                 print(result["reasoning"], file=sys.stderr)
-            print(result.get("content") or "")
+            if text_out:
+                print(result.get("content") or "", file=text_out)
         else:
             stream = client.chat_stream(messages)
+            reasoning_open = False
             async with stream:
                 async for delta in stream:
                     if args.show_reasoning and delta.get("reasoning"):
                         sys.stderr.write(delta["reasoning"])
                         sys.stderr.flush()
+                        reasoning_open = True
                     if delta.get("content"):
-                        sys.stdout.write(delta["content"])
-                        sys.stdout.flush()
+                        if reasoning_open:
+                            sys.stderr.write("\n")
+                            reasoning_open = False
+                        if text_out:
+                            text_out.write(delta["content"])
+                            text_out.flush()
             result = stream.result or {}
-            sys.stdout.write("\n")
+            if reasoning_open:
+                sys.stderr.write("\n")
+            if text_out:
+                text_out.write("\n")
         for call in result.get("tool_calls") or []:
             print(f"tool call {call.get('name')}({json.dumps(call.get('arguments'))})", file=sys.stderr)
         if args.json:
-            print(json.dumps(result, indent=2), file=sys.stderr)
+            print(json.dumps(result, indent=2))
         else:
             print(_summary(result), file=sys.stderr)
         return 0
@@ -155,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         if sys.stdin.isatty():
             build_parser().error("give a prompt (or pipe one on stdin)")
         prompt = sys.stdin.read().strip()
+        if not prompt:
+            build_parser().error("the prompt on stdin is empty")
     try:
         return asyncio.run(_run(args, prompt))
     except KeyboardInterrupt:

@@ -39,6 +39,16 @@ class CLITests(unittest.TestCase):
         self.assertEqual(done.stdout, "You said: hello there\n")
         self.assertIn("mock-1", done.stderr)
 
+    def test_json_puts_only_the_result_on_stdout(self) -> None:
+        done = self.run_cli("--provider", "mock", "--json", "hello")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["content"], "You said: hello")
+
+    def test_empty_prompt_on_stdin_is_refused(self) -> None:
+        done = self.run_cli("--provider", "mock", stdin="  \n")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("empty", done.stderr)
+
     def test_prompt_from_stdin_and_system_prompt(self) -> None:
         done = self.run_cli("--provider", "mock", "--system", "be brief", "--no-stream", stdin="from stdin\n")
         self.assertEqual(done.returncode, 0, done.stderr)
