@@ -127,7 +127,7 @@ final class Dispatcher: Sendable {
             if let active = worker.configuration.snapshot().active { worker.providers.provider(for: active).prepare() }
             response = OutgoingMessage.response(id: message.id ?? .null, result: report)
         } catch {
-            response = failure(message, error)
+            response = failure(message, rpcError(for: error))
         }
         return message.id == nil ? nil : response
     }
@@ -145,6 +145,8 @@ final class Dispatcher: Sendable {
     private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
                          refused: Bool) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, configuration: configuration)
+        let clock = RequestClock()
+        worker.logger.debug("\(describe(message)): started")
         let response: Data
         do {
             guard let method = methods[message.method] else { throw RPCError.methodNotFound(message.method) }
@@ -157,17 +159,25 @@ final class Dispatcher: Sendable {
                                data: .object(["kind": .string("shutting_down")]))
             }
             response = try await method(message, call)
+            worker.logger.debug(String(format: "%@: answered after %.1f ms", describe(message), clock.elapsedMs))
         } catch {
-            response = failure(message, error)
+            let rpc = rpcError(for: error)
+            response = failure(message, rpc)
+            worker.logger.debug(String(format: "%@: failed after %.1f ms: %d %@", describe(message), clock.elapsedMs,
+                                       rpc.code, rpc.message))
         }
         return message.id == nil ? nil : response
     }
 
+    /// How a request is named in the debug log: its method and id (ids are the client's own labels, not secrets).
+    private func describe(_ message: IncomingMessage) -> String {
+        "\(message.method) \(message.id.map { "id \($0)" } ?? "(notification)")"
+    }
+
     /// The error line for `message`. A parse error found only when its params were decoded is answered like any
     /// parse error, with id null: JSON that is not valid has no id to trust.
-    private func failure(_ message: IncomingMessage, _ error: Error) -> Data {
-        let rpc = rpcError(for: error)
-        return OutgoingMessage.failure(id: rpc.code == -32700 ? .null : (message.id ?? .null), error: rpc)
+    private func failure(_ message: IncomingMessage, _ error: RPCError) -> Data {
+        OutgoingMessage.failure(id: error.code == -32700 ? .null : (message.id ?? .null), error: error)
     }
 
     private func rpcError(for error: Error) -> RPCError {
