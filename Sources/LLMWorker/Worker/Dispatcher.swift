@@ -67,6 +67,7 @@ final class Dispatcher: Sendable {
     private func startBatch(_ items: [MessageParser.Item]) {
         var pending: [Task<Data?, Never>] = []
         var tokens: [InFlightRequests.Token] = []
+        let batch = worker.inFlight.newBatch()
         for item in items {
             switch item {
             case .invalid(let id, let error):
@@ -80,7 +81,7 @@ final class Dispatcher: Sendable {
             case .message(let message) where isInert(message):
                 continue
             case .message(let message):
-                let token = worker.inFlight.begin(id: message.id)
+                let token = worker.inFlight.begin(id: message.id, batch: batch)
                 let configuration = worker.configuration.snapshot()
                 let refused = refusedForShutdown(message)
                 let task = Task { [self] in
@@ -93,7 +94,7 @@ final class Dispatcher: Sendable {
                 tokens.append(token)
             }
         }
-        let collectorToken = worker.inFlight.begin(id: nil)
+        let collectorToken = worker.inFlight.begin(id: nil, batch: batch, collectsBatch: true)
         let collector = Task { [self] in
             var responses: [Data] = []
             for task in pending {

@@ -5,9 +5,14 @@ import Foundation
 /// before the request it names is known.
 final class InFlightRequests: @unchecked Sendable {
     struct Token: Hashable, Sendable { fileprivate let serial: UInt64 }
+    /// The requests of one batch and the task that writes its answer array.
+    struct Batch: Hashable, Sendable { fileprivate let serial: UInt64 }
 
     private struct Entry {
         var id: RequestID?
+        var batch: Batch?
+        /// The task that writes a batch's answer array: it ends only after every member has answered.
+        var collectsBatch = false
         var cancel: (@Sendable () -> Void)?
         /// Its answer is decided (it is being written): `cancel` no longer reaches it.
         var answered = false
@@ -15,16 +20,26 @@ final class InFlightRequests: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [Token: Entry] = [:]
+    /// Entries not yet answered, kept as a count so that `ping` costs the same with 10,000 requests in flight.
+    private var unanswered = 0
     private var nextSerial: UInt64 = 0
     private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
 
-    func begin(id: RequestID?) -> Token {
+    func begin(id: RequestID?, batch: Batch? = nil, collectsBatch: Bool = false) -> Token {
         lock.lock()
         defer { lock.unlock() }
         nextSerial += 1
         let token = Token(serial: nextSerial)
-        entries[token] = Entry(id: id)
+        entries[token] = Entry(id: id, batch: batch, collectsBatch: collectsBatch)
+        unanswered += 1
         return token
+    }
+
+    func newBatch() -> Batch {
+        lock.lock()
+        defer { lock.unlock() }
+        nextSerial += 1
+        return Batch(serial: nextSerial)
     }
 
     /// Attaches the task doing the work; a request that already finished stays finished.
@@ -39,13 +54,15 @@ final class InFlightRequests: @unchecked Sendable {
     func markAnswered(_ token: Token) {
         lock.lock()
         defer { lock.unlock() }
+        guard let entry = entries[token], !entry.answered else { return }
         entries[token]?.answered = true
         entries[token]?.cancel = nil
+        unanswered -= 1
     }
 
     func end(_ token: Token) {
         lock.lock()
-        entries[token] = nil
+        if let entry = entries.removeValue(forKey: token), !entry.answered { unanswered -= 1 }
         let waiters = entries.isEmpty ? emptyWaiters : []
         if entries.isEmpty { emptyWaiters.removeAll() }
         lock.unlock()
@@ -80,21 +97,36 @@ final class InFlightRequests: @unchecked Sendable {
     var unansweredCount: Int {
         lock.lock()
         defer { lock.unlock() }
-        return entries.values.filter { !$0.answered }.count
+        return unanswered
     }
 
-    /// Waits until at most `remaining` requests are in flight, or until `timeout` passes; returns whether they did.
-    func waitUntil(atMost remaining: Int, timeout: Double) async -> Bool {
+    /// Waits until nothing is in flight but `keeping` (the request waiting, if it is one) and what cannot end
+    /// before it does: the answer-writing task of its batch, and the members of its batch already answered.
+    /// Returns whether that happened before `timeout` (false as well if the waiting task is cancelled).
+    func waitUntilOnly(_ keeping: Token?, timeout: Double) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
-        while count > remaining {
-            if Date() >= deadline { return false }
-            if remaining == 0 {
+        while others(than: keeping) > 0 {
+            if Date() >= deadline || Task.isCancelled { return false }
+            if keeping == nil {
                 await waitForEmpty(timeout: deadline.timeIntervalSinceNow)
             } else {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
         }
         return true
+    }
+
+    /// How many requests `waitUntilOnly(keeping)` still waits for.
+    func others(than keeping: Token?) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let keeping else { return entries.count }
+        let batch = entries[keeping]?.batch
+        return entries.reduce(0) { total, element in
+            let (token, entry) = element
+            let ownBatch = batch != nil && entry.batch == batch && (entry.collectsBatch || entry.answered)
+            return total + (token == keeping || ownBatch ? 0 : 1)
+        }
     }
 
     private func waitForEmpty(timeout: Double) async {

@@ -22,11 +22,10 @@ final class Lifecycle: @unchecked Sendable {
     /// briefly for their cancelled answers. `keeping` is the request asking for this (it must not wait for itself).
     func drainForShutdown(_ worker: WorkerContext, grace: Double, keeping token: InFlightRequests.Token?) async {
         markShuttingDown()
-        let own = token == nil ? 0 : 1
-        if await worker.inFlight.waitUntil(atMost: own, timeout: grace) { return }
-        worker.logger.warn("shutdown grace of \(grace) s is over: cancelling \(worker.inFlight.count - own) request(s)")
+        if await worker.inFlight.waitUntilOnly(token, timeout: grace) { return }
+        worker.logger.warn("shutdown grace of \(grace) s is over: cancelling \(worker.inFlight.others(than: token)) request(s)")
         worker.inFlight.cancelAll(except: token)
-        _ = await worker.inFlight.waitUntil(atMost: own, timeout: 2)
+        _ = await worker.inFlight.waitUntilOnly(token, timeout: 2)
     }
 
     /// Called on the reader thread as soon as the end is known (a `shutdown` line, the end of input, a signal):
@@ -57,7 +56,7 @@ final class Lifecycle: @unchecked Sendable {
     /// After `shutdown` was answered: exit once that answer is written.
     func exitAfterShutdownAnswer(_ worker: WorkerContext) {
         Task {
-            _ = await worker.inFlight.waitUntil(atMost: 0, timeout: 5)
+            _ = await worker.inFlight.waitUntilOnly(nil, timeout: 5)
             await worker.writer.drain()
             exitProcess(0)
         }

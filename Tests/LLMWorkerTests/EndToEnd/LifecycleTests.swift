@@ -71,6 +71,20 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(try worker.remainingMessages(), [])
     }
 
+    /// `shutdown` inside a batch does not wait for its own batch (whose answer cannot be written before it
+    /// answers): it waits for the requests before it, answers with the batch and exits, long before the grace.
+    func testShutdownInsideABatchAnswersWithItsBatch() throws {
+        let worker = try startMockWorker(arguments: ["--shutdown-grace", "600"])
+        try worker.send("[" + RPC.request("chat", RPC.chatParams("first", mock: Self.paced), id: "work").text + ","
+                        + RPC.request("shutdown", id: "bye").text + "]")
+        let batch = try worker.nextMessage().array ?? []
+        XCTAssertEqual(batch.count, 2)
+        let work = batch.first { $0["id"] == "work" } ?? .null
+        XCTAssertEqual(assertResult(work, id: "work")["content"], "You said: first", "the request before it finishes first")
+        XCTAssertEqual(assertResult(batch.first { $0["id"] == "bye" } ?? .null, id: "bye"), ["ok": true])
+        XCTAssertEqual(try worker.waitForExit(), 0, "the worker exits without waiting out the 600 s grace")
+    }
+
     func testDuringShutdownNewWorkIsRefusedButPingAndCancelWork() throws {
         let worker = try startMockWorker()
         try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stuck"))
