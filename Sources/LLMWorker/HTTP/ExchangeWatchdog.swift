@@ -41,6 +41,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
     private var sawDelta = false
     private var lastActivity: UInt64
     private var drainingAfterEnd = false
+    private var responseComplete = false
     private var timer: DispatchSourceTimer?
     private let timeouts: Timeouts
     private let streaming: Bool
@@ -71,6 +72,8 @@ final class ExchangeWatchdog: @unchecked Sendable {
 
     /// The timer fired: fail the exchange if a deadline has passed, else wait for the nearest one.
     private func check(_ exchange: HTTPExchange) {
+        let received = exchange.received
+        noteBytes(at: received.lastAt, complete: received.all)
         let (deadline, timeout) = nearestDeadline()
         if DispatchTime.now().uptimeNanoseconds >= deadline {
             stop()
@@ -104,11 +107,13 @@ final class ExchangeWatchdog: @unchecked Sendable {
         if changed { rearm() }
     }
 
-    /// Any bytes from the server, keep-alive comments included. Only moves a deadline later: no re-arming.
-    func markActivity() {
-        let now = DispatchTime.now().uptimeNanoseconds
+    /// Bytes arrived from the server (keep-alive comments included) at `time`, as the exchange recorded them when
+    /// they arrived; `complete`: the whole response is in, only a slow reader can still be at work, so no limit but
+    /// the total applies. Only moves deadlines later, so no re-arming.
+    private func noteBytes(at time: UInt64, complete: Bool) {
         lock.lock()
-        lastActivity = now
+        lastActivity = max(lastActivity, time)
+        if complete { responseComplete = true }
         lock.unlock()
     }
 
@@ -137,7 +142,9 @@ final class ExchangeWatchdog: @unchecked Sendable {
         defer { lock.unlock() }
         func at(_ base: UInt64, _ seconds: Double) -> UInt64 { base + Nanoseconds.from(seconds: seconds) }
         var candidates: [(UInt64, ExchangeTimeout)] = [(at(start, timeouts.total), ExchangeTimeout(phase: .total, seconds: timeouts.total))]
-        if drainingAfterEnd {
+        if responseComplete {
+            // Nothing more can come from the server: only the whole-request budget is left.
+        } else if drainingAfterEnd {
             candidates.append((at(lastActivity, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))
         } else {
             if !connected {

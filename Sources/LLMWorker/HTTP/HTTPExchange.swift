@@ -47,6 +47,11 @@ final class HTTPExchange: @unchecked Sendable {
     /// Body bytes received and not yet taken by the reader, and whether a `.bodyWaiting` signal is outstanding.
     private var pendingBody = Data()
     private var bodySignalled = false
+    /// When bytes last came from the server (uptime ns; 0: none yet), whether or not the reader has taken them:
+    /// a reader held up by a slow client must not make a busy server look silent.
+    private var lastReceived: UInt64 = 0
+    /// The server sent its whole response (the reader may not have taken all of it yet).
+    private var receivedAll = false
 
     init(task: URLSessionDataTask) {
         self.task = task
@@ -107,10 +112,18 @@ final class HTTPExchange: @unchecked Sendable {
             return
         }
         if pendingBody.isEmpty { pendingBody = data } else { pendingBody.append(data) }
+        lastReceived = DispatchTime.now().uptimeNanoseconds
         let signal = !bodySignalled
         bodySignalled = true
         lock.unlock()
         if signal { continuation.yield(.bodyWaiting) }
+    }
+
+    /// When bytes last came from the server, and whether its response is complete.
+    var received: (lastAt: UInt64, all: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (lastReceived, receivedAll)
     }
 
     /// Everything received since the last call (the reader got a `.bodyWaiting` signal for it).
@@ -124,6 +137,11 @@ final class HTTPExchange: @unchecked Sendable {
     }
 
     func completed(error: Error?) {
+        if error == nil {
+            lock.lock()
+            receivedAll = true
+            lock.unlock()
+        }
         guard markFinished() else { return }
         if let error { continuation.finish(throwing: error) } else { continuation.finish() }
     }

@@ -69,7 +69,6 @@ struct UpstreamCall: Sendable {
         var data = Data()
         while let event = try await events.next() {
             guard case .body(let bytes) = event else { continue }
-            watchdog.markActivity()
             data.append(bytes)
             if data.count > limit {
                 throw ProviderError(.invalidResponse, "The server's answer is larger than \(limit >> 20) MiB; it was refused.", provider: provider.rawValue)

@@ -34,7 +34,6 @@ struct SSEChunkReader {
         do {
             while let event = try await events.next() {
                 guard case .body(let bytes) = event else { continue }
-                watchdog.markActivity()
                 if done { continue }
                 totalBytes += bytes.count
                 if totalBytes > UpstreamCall.maxBodyBytes {

@@ -59,6 +59,29 @@ final class TimeoutTests: XCTestCase {
         try worker.assertAlive()
     }
 
+    /// A client that stops reading holds the worker's reader up (its output queue is full): the server, still
+    /// sending, is not silent, so no idle or first-token limit may fire, and once everything has arrived only
+    /// `timeout_s` is left. Before, the reader's pause looked like a silent server (-32008 idle).
+    func testASlowClientIsNotASilentServer() throws {
+        let server = try MockHTTPServer()
+        let big = String(repeating: "x", count: 64 << 10)
+        var actions: [MockAction] = [Wire.streamHead]
+        actions += (0..<100).map { _ in MockAction.sse(Wire.content(big)) }  // 6.4 MB: more than the output queue holds
+        for _ in 0..<10 { actions += [.sleep(0.1), .sse(Wire.content("tick "))] }
+        actions += [.sse("[DONE]"), .end]
+        server.enqueue(MockResponse(actions), path: Wire.path)
+        let worker = try startHTTPWorker(server, settings: ["idle_timeout_s": 0.3, "first_token_timeout_s": 30, "connect_timeout_s": 30])
+        worker.pauseStdout()
+        try worker.send(RPC.request("chatStream", RPC.chatParams(), id: 1))
+        // Paused far longer than the idle limit, both while the server still sends and after it has finished.
+        Thread.sleep(forTimeInterval: 3)
+        worker.resumeStdout()
+        let (reply, deltas) = try worker.readUntilResponse(id: 1)
+        let expected = String(repeating: big, count: 100) + String(repeating: "tick ", count: 10)
+        XCTAssertEqual(assertResult(reply, id: 1)["content"]?.string?.count, expected.count, "\(reply["error"] ?? .null)")
+        XCTAssertEqual(deltas.compactMap { $0["params"]?["content"]?.string }.joined().count, expected.count)
+    }
+
     func testAStreamHeldOpenAfterDoneIsAnsweredWithoutWaitingForTheIdleLimit() throws {
         // [DONE], then the server keeps the body open: the worker waits about a second for its end, not
         // idle_timeout_s (30 s, longer than the test's 20 s wait), and answers with the result.
