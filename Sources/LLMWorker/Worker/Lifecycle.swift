@@ -36,8 +36,10 @@ final class Lifecycle: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// End of input, or SIGTERM/SIGINT: finish, flush, exit 0.
-    func finish(_ worker: WorkerContext, grace: Double, reason: String) {
+    /// End of input, or SIGTERM/SIGINT: finish, flush, exit 0. `exitWithin`: a signal asks for an exit even when
+    /// the client has stopped reading (answers blocked on a full stdout pipe would otherwise keep the process
+    /// alive for ever): after that many seconds the worker exits whatever is left unwritten.
+    func finish(_ worker: WorkerContext, grace: Double, reason: String, exitWithin: Double? = nil) {
         // When the client died, stdin ended and stdout broke together: no answer can be delivered, so stop the
         // upstream requests now instead of letting them generate for the whole grace period.
         if worker.writer.isReaderGone {
@@ -46,6 +48,12 @@ final class Lifecycle: @unchecked Sendable {
         }
         markShuttingDown()
         worker.logger.info("\(reason): finishing \(worker.inFlight.count) request(s) in flight")
+        if let exitWithin {
+            DispatchQueue.global().asyncAfter(deadline: .now() + exitWithin) { [exitProcess] in
+                worker.logger.warn("\(reason): not everything was answered and written within \(exitWithin) s (is the client still reading?); exiting")
+                exitProcess(0)
+            }
+        }
         Task {
             await drainForShutdown(worker, grace: grace, keeping: nil)
             await worker.writer.drain()

@@ -86,8 +86,10 @@ public enum WorkerMain {
         while true {
             var number: Int32 = 0
             guard sigwait(&set, &number) == 0 else { continue }
-            // A signal asks for a prompt exit: a shorter grace than the end of input gets.
-            worker.lifecycle.finish(worker, grace: min(worker.options.shutdownGrace, 5), reason: "signal \(number)")
+            // A signal asks for a prompt exit: a shorter grace than the end of input gets, and a hard limit (the
+            // grace, the 2 s for cancelled requests to answer, and 3 s to write the answers).
+            let grace = min(worker.options.shutdownGrace, 5)
+            worker.lifecycle.finish(worker, grace: grace, reason: "signal \(number)", exitWithin: grace + 5)
         }
     }
 }

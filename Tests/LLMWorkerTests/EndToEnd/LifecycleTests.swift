@@ -115,6 +115,24 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(try worker.waitForExit(), 0)
     }
 
+    /// SIGTERM ends the worker even when the client has stopped reading: answers stuck behind a full stdout pipe
+    /// do not keep it alive (it exits after the grace and a few seconds more, without them).
+    func testSIGTERMExitsEvenWhenTheClientStopsReading() throws {
+        let worker = try startMockWorker(arguments: ["--shutdown-grace", "1"])
+        worker.pauseStdout()
+        let long = String(repeating: "word ", count: 40_000)  // 200 KB answers: more than the pipe holds
+        for n in 0..<2 {
+            try worker.send(RPC.request("chat", RPC.chatParams(long, mock: ["chunk_chars": 0]), id: .number(String(n))))
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        worker.sendSignal(SIGTERM)
+        let deadline = Date().addingTimeInterval(60)
+        while worker.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertFalse(worker.isRunning, "the worker exits although nobody reads its answers")
+        worker.resumeStdout()
+        XCTAssertEqual(try worker.waitForExit(), 0)
+    }
+
     func testSIGTERMFinishesRequestsInFlightAndExitsZero() throws {
         for signal in [SIGTERM, SIGINT] {
             let worker = try startMockWorker()
