@@ -39,6 +39,12 @@ public final class LineReader: @unchecked Sendable {
         while true {
             let count = read(fd, chunk.baseAddress, chunkSize)
             if count < 0 && errno == EINTR { continue }
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                // A parent may hand over its end of a pipe in non-blocking mode: wait for input, it is not the end.
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                _ = poll(&ready, 1, -1)
+                continue
+            }
             if count <= 0 { break }
             framer.feed(UnsafeRawBufferPointer(rebasing: chunk[0..<count]), handle)
         }

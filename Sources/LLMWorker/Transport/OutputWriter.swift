@@ -175,7 +175,13 @@ public final class OutputWriter: @unchecked Sendable {
             while offset < buffer.count {
                 let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if written < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        // A non-blocking stdout that is full: wait until it takes more instead of spinning.
+                        var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&ready, 1, -1)
+                        continue
+                    }
                     return false
                 }
                 offset += written

@@ -111,6 +111,21 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "c"), id: "c")["model"], "mock-1")
     }
 
+    /// Pipes handed over in non-blocking mode: no input yet is not the end of input, and a full stdout is waited
+    /// for. (Before, the worker took EAGAIN on stdin for the end of input and exited at once.)
+    func testNonBlockingPipesWork() throws {
+        let worker = try startWorker(["--provider", "mock"], nonBlockingPipes: true)
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertTrue(worker.isRunning, "no input yet is not the end of input")
+        worker.pauseStdout()
+        let long = String(repeating: "word ", count: 40_000)  // more than a pipe holds: stdout fills up
+        try worker.send(RPC.request("chat", RPC.chatParams(long, mock: ["chunk_chars": 0]), id: 1))
+        Thread.sleep(forTimeInterval: 0.3)
+        worker.resumeStdout()
+        XCTAssertEqual(assertResult(try worker.nextMessage(), id: 1)["content"]?.string, "You said: " + long)
+        XCTAssertEqual(try worker.finish(), 0)
+    }
+
     /// A byte order mark before the message (some Windows editors write one) is not part of it.
     func testByteOrderMarkIsIgnored() throws {
         let worker = try startWorker()

@@ -36,7 +36,9 @@ final class WorkerProcess: @unchecked Sendable {
     /// Starts the binary with `arguments`. The environment is the test's own without the API-key variables
     /// (so a key on the CI machine cannot change results), plus `environment`. `closingStdout` plays a client
     /// that has gone: the reading end of the worker's stdout is closed at once and nothing is read.
-    init(arguments: [String] = [], environment: [String: String] = [:], closingStdout: Bool = false) throws {
+    /// `nonBlockingPipes` plays a parent that hands its pipes over in O_NONBLOCK mode.
+    init(arguments: [String] = [], environment: [String: String] = [:], closingStdout: Bool = false,
+         nonBlockingPipes: Bool = false) throws {
         signal(SIGPIPE, SIG_IGN) // writing to a worker that has exited must fail with EPIPE, not kill the tests
         var env = ProcessInfo.processInfo.environment
         env["OPENAI_API_KEY"] = nil
@@ -49,6 +51,11 @@ final class WorkerProcess: @unchecked Sendable {
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
+        if nonBlockingPipes {
+            for fd in [stdinPipe.fileHandleForReading.fileDescriptor, stdoutPipe.fileHandleForWriting.fileDescriptor] {
+                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            }
+        }
         process.terminationHandler = { [weak self] finished in
             guard let self else { return }
             self.state.lock()

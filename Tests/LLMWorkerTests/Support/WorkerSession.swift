@@ -2,8 +2,10 @@ import XCTest
 
 extension XCTestCase {
     /// Starts the built worker; it is killed at teardown if the test left it running.
-    func startWorker(_ arguments: [String] = [], environment: [String: String] = [:], closingStdout: Bool = false) throws -> WorkerProcess {
-        let worker = try WorkerProcess(arguments: arguments, environment: environment, closingStdout: closingStdout)
+    func startWorker(_ arguments: [String] = [], environment: [String: String] = [:], closingStdout: Bool = false,
+                     nonBlockingPipes: Bool = false) throws -> WorkerProcess {
+        let worker = try WorkerProcess(arguments: arguments, environment: environment, closingStdout: closingStdout,
+                                       nonBlockingPipes: nonBlockingPipes)
         addTeardownBlock { worker.stop() }
         return worker
     }
