@@ -137,10 +137,14 @@ class LeavingTheLoopTests(unittest.TestCase):
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="LOG %(levelname)s %(name)s %(message)s")
         from caal_llm_worker import WorkerClient
 
+        kept = []
+
         async def main():
             client = WorkerClient(sys.argv[1], config={"provider": "mock"})
+            if sys.argv[2] == "kept":
+                kept.append(client)  # outlives the loop: asyncio.run cancels its tasks
             await client.ping()
-            return client.pid  # no close(): asyncio.run cancels the client's tasks
+            return client.pid  # no close()
 
         pid = asyncio.run(main())
         try:
@@ -152,12 +156,19 @@ class LeavingTheLoopTests(unittest.TestCase):
     )
 
     def test_asyncio_run_without_close_is_clean(self) -> None:
+        # "kept": the client outlives the loop, so the loop's teardown (which cancels the client's
+        # tasks) must stop the worker; "dropped": the client is garbage when main() returns.
+        for variant in ("kept", "dropped"):
+            with self.subTest(variant=variant):
+                self.check_asyncio_run(variant)
+
+    def check_asyncio_run(self, variant: str) -> None:
         path, problem = worker_binary()
         if path is None:
             self.fail(problem)
         env = {**clean_env(), "PYTHONPATH": str(PACKAGE_ROOT)}
         done = subprocess.run(
-            [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", self.SCRIPT, path],
+            [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", self.SCRIPT, path, variant],
             capture_output=True,
             text=True,
             env=env,
