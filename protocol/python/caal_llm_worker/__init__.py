@@ -10,6 +10,8 @@ Standard library only, so CAAL gains no dependency:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .binary import find_worker_binary
 from .client import ChatStream, WorkerClient
 from .errors import (
@@ -32,7 +34,10 @@ from .errors import (
     WorkerNotFound,
     WorkerTimeoutError,
 )
-from .provider import LLMResponse, TokenUsage, ToolCall, WorkerProvider, create_provider_from_settings
+from .provider import create_provider_from_settings
+
+if TYPE_CHECKING:
+    from .provider import LLMResponse, TokenUsage, ToolCall, WorkerProvider
 
 __version__ = "0.1.0"
 
@@ -64,3 +69,19 @@ __all__ = [
     "WorkerClosed",
     "WorkerNotFound",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # WorkerProvider and CAAL's types are resolved on first use, not at import:
+    # CAAL's provider package may import this package while it is being imported.
+    if name in ("WorkerProvider", "LLMResponse", "ToolCall", "TokenUsage"):
+        from . import provider
+
+        value = getattr(provider, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

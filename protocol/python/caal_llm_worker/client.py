@@ -27,7 +27,9 @@ import json
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+import signal
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 from .binary import find_worker_binary
@@ -89,16 +91,17 @@ class _StreamState:
     drops can be garbage-collected (and cancelled in ``__del__``).
     """
 
-    __slots__ = ("id", "gen", "deltas", "waiter", "result", "error", "final")
+    __slots__ = ("id", "worker", "deltas", "waiter", "result", "error", "final", "timer")
 
     def __init__(self) -> None:
         self.id: int | None = None
-        self.gen: int = 0
+        self.worker: _Worker | None = None
         self.deltas: collections.deque[dict[str, Any]] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.result: dict[str, Any] | None = None
         self.error: WorkerError | None = None
         self.final: bool = False
+        self.timer: asyncio.TimerHandle | None = None
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -115,7 +118,339 @@ class _StreamState:
         self.final = True
         self.result = result
         self.error = error
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self._wake()
+
+
+class _Worker:
+    """One worker process and everything that belongs to it alone.
+
+    The reader and stderr tasks of a worker hold this object (and the shared
+    routing table), never the :class:`WorkerClient`: a client nobody uses any
+    more can then be garbage-collected, and its finalizer stops the worker.
+    Everything the exit handling reports (pid, stderr lines, exit status,
+    whether we caused the exit) is read from here, so the report is about the
+    worker that exited even if another one has started since.
+    """
+
+    def __init__(self, proc: asyncio.subprocess.Process, gen: int, loop: asyncio.AbstractEventLoop, close_timeout: float) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.gen = gen
+        self.loop = loop
+        self.close_timeout = close_timeout
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.reader_task: asyncio.Task[None] | None = None
+        self.stderr_task: asyncio.Task[None] | None = None
+        # Set when we caused the exit (close, shutdown, garbage collection, the
+        # event loop ending, a failed start-up): the exit is then no crash.
+        self.exit_reason: str | None = None
+        # True once its stdout ended: nothing can be answered any more.
+        self.gone = False
+
+    def write(self, line: bytes) -> None:
+        """Write one whole line; a single write keeps lines from interleaving."""
+        stdin = self.proc.stdin
+        if self.gone or stdin is None or stdin.is_closing():
+            raise WorkerCrashed(None, "the worker exited before the request could be sent", "crashed")
+        try:
+            stdin.write(line)
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            raise WorkerCrashed(None, f"could not write to the worker: {exc}", "crashed") from exc
+
+    async def drain(self) -> None:
+        stdin = self.proc.stdin
+        if self.gone or stdin is None:
+            return
+        try:
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
+            raise WorkerCrashed(None, f"could not write to the worker: {exc}", "crashed") from exc
+
+    def send_cancel(self, request_id: int) -> None:
+        """Fire a ``cancel`` notification without awaiting (usable from cancellation paths)."""
+        line = json.dumps({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}}).encode() + b"\n"
+        try:
+            self.write(line)
+        except WorkerError:
+            pass
+
+    def close_stdin(self) -> None:
+        """End the worker's input: it finishes what is in flight and exits 0."""
+        stdin = self.proc.stdin
+        try:
+            if stdin is not None and not stdin.is_closing():
+                stdin.close()
+        except Exception:  # pragma: no cover - already gone, or its loop is closed
+            pass
+
+    async def stop(self, timeout: float) -> None:
+        """Close stdin, wait up to ``timeout`` for the exit, then terminate, then kill; always reaps."""
+        proc = self.proc
+        self.close_stdin()
+        try:
+            await asyncio.wait_for(proc.wait(), timeout)
+            return
+        except asyncio.TimeoutError:
+            pass
+        logger.warning("worker %s did not exit within %.1fs of stdin EOF; terminating", self.pid, timeout)
+        try:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 2.0)
+            return
+        except (asyncio.TimeoutError, ProcessLookupError):
+            pass
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+        await proc.wait()
+
+
+class _Shared:
+    """What a client shares with its workers' background tasks and its finalizer.
+
+    It never refers to the :class:`WorkerClient` itself, so those tasks do not
+    keep a client alive that its user has dropped.
+    """
+
+    def __init__(self) -> None:
+        self.worker: _Worker | None = None  # the running, configured worker
+        self.pending: dict[int, tuple[_Worker, asyncio.Future[Any]]] = {}
+        self.streams: dict[int, _StreamState] = {}
+
+    def abandon_stream(self, request_id: int) -> None:
+        state = self.streams.pop(request_id, None)
+        if state is not None and not state.final and state.worker is not None:
+            state.worker.send_cancel(request_id)
+
+    def expire_stream(self, state: _StreamState, timeout: float) -> None:
+        """A stream's ``timeout`` ran out: stop it in the worker and fail it here."""
+        state.timer = None
+        if state.final or state.id is None:
+            return
+        self.streams.pop(state.id, None)
+        if state.worker is not None:
+            state.worker.send_cancel(state.id)
+        state.finish(error=WorkerTimeoutError(None, f"no complete answer from the worker to chatStream within {timeout:g}s", "timeout"))
+
+    # ------------------------------------------------------------- routing
+    def handle_line(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            logger.warning("worker wrote a line that is not JSON: %r", line[:200])
+            return
+        if isinstance(message, list):
+            for item in message:
+                self.handle_message(item)
+        else:
+            self.handle_message(message)
+
+    def handle_message(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            logger.warning("worker wrote a JSON value that is not a message: %r", message)
+            return
+        method = message.get("method")
+        if method is not None:
+            params = message.get("params")
+            if method == _DELTA_METHOD and isinstance(params, dict):
+                state = self.streams.get(params.get("id"))  # type: ignore[arg-type]
+                if state is not None:
+                    state.push(params)
+                # else: a late delta of a stream we already abandoned.
+            else:
+                logger.debug("worker notification %s: %r", method, params)
+            return
+        request_id = message.get("id")
+        if isinstance(request_id, bool) or not isinstance(request_id, int):
+            error = message.get("error")
+            logger.warning("worker answered a request it could not identify (id %r): %r", request_id, error)
+            return
+        state = self.streams.pop(request_id, None)
+        if state is not None:
+            if "error" in message:
+                state.finish(error=error_from_response(message["error"]))
+            else:
+                state.finish(result=message.get("result"))
+            return
+        entry = self.pending.get(request_id)
+        if entry is None:
+            return  # answer to an abandoned or cancelled call
+        future = entry[1]
+        if future.done():
+            return
+        if "error" in message:
+            future.set_exception(error_from_response(message["error"]))
+        else:
+            future.set_result(message.get("result"))
+
+    def fail_worker_calls(self, worker: _Worker, make_error: Callable[[], WorkerError]) -> None:
+        for request_id, (owner, future) in list(self.pending.items()):
+            if owner is worker and not future.done():
+                future.set_exception(make_error())
+        for request_id, state in list(self.streams.items()):
+            if state.worker is worker:
+                del self.streams[request_id]
+                state.finish(error=make_error())
+
+
+async def _read_loop(shared: _Shared, worker: _Worker, read_limit: int) -> None:
+    """Route every line the worker writes; when its stdout ends, handle its exit."""
+    reader = worker.proc.stdout
+    assert reader is not None
+    cancelled = False
+    try:
+        while True:
+            try:
+                line = await reader.readline()
+            except ValueError as exc:  # a line over read_limit: the stream is no longer framed
+                logger.error("worker wrote a line longer than %d bytes (%s); stopping it", read_limit, exc)
+                try:
+                    worker.proc.kill()
+                except ProcessLookupError:
+                    pass
+                break
+            if not line:
+                break
+            shared.handle_line(line)
+    except asyncio.CancelledError:
+        # The event loop is ending (asyncio.run cancels every task) or someone
+        # cancelled us: the client can no longer hear this worker, so stop it.
+        cancelled = True
+        raise
+    except Exception:  # pragma: no cover - a reader bug must not hang callers
+        logger.exception("worker reader failed")
+    finally:
+        await _on_worker_exit(shared, worker, cancelled)
+
+
+async def _stderr_loop(worker: _Worker) -> None:
+    """Forward the worker's stderr to logging, keeping its last lines for crash reports."""
+    reader = worker.proc.stderr
+    assert reader is not None
+
+    async def forward() -> None:
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError:
+                raw = await reader.read(65536)
+            except Exception:
+                return
+            if not raw:
+                return
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if not text:
+                continue
+            worker.stderr_tail.append(text)
+            worker_logger.log(_stderr_level(text), "[worker %s] %s", worker.pid, text)
+
+    try:
+        await forward()
+    except asyncio.CancelledError:
+        # The loop is ending; the reader task stops the worker. Keep its last
+        # lines (and read the pipe to its end, so it is closed cleanly).
+        try:
+            await asyncio.wait_for(forward(), worker.close_timeout + 5.0)
+        except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            pass
+        raise
+
+
+async def _on_worker_exit(shared: _Shared, worker: _Worker, cancelled: bool) -> None:
+    """The worker's stdout ended: make sure it exits, then fail every call pending on it."""
+    worker.gone = True
+    if shared.worker is worker:
+        shared.worker = None  # the next call spawns a fresh worker
+    proc = worker.proc
+    recancelled = False
+    try:
+        if cancelled:
+            if worker.exit_reason is None:
+                worker.exit_reason = "the event loop stopped the client without close()"
+            await worker.stop(worker.close_timeout)
+        else:
+            # Its stdout is closed, so it can answer nothing more: let it go.
+            worker.close_stdin()
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass
+                await proc.wait()
+        stderr_task = worker.stderr_task
+        if stderr_task is not None and not stderr_task.done():
+            await asyncio.wait({stderr_task}, timeout=2.0)
+    except asyncio.CancelledError:
+        # Cancelled again while stopping it: stop at once, then report.
+        recancelled = True
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
+    returncode = proc.returncode
+    expected = worker.exit_reason
+    if expected is not None:
+        reason = expected
+        logger.log(
+            logging.DEBUG if not cancelled else logging.INFO,
+            "worker %s exited with status %s (%s)",
+            worker.pid,
+            returncode,
+            expected,
+        )
+    else:
+        reason = f"the worker process (pid {worker.pid}) exited with status {returncode}"
+        tail = list(worker.stderr_tail)[-3:]
+        if tail:
+            reason += "; its last words on stderr: " + " | ".join(tail)
+        logger.error("%s; failing its pending calls", reason)
+
+    def make_error() -> WorkerError:
+        if expected is not None:
+            return WorkerClosed(None, reason, "closed", data={"returncode": returncode, "pid": worker.pid})
+        return WorkerCrashed(None, reason, "crashed", data={"returncode": returncode, "pid": worker.pid})
+
+    shared.fail_worker_calls(worker, make_error)
+    if recancelled:
+        raise asyncio.CancelledError
+
+
+def _release_worker(shared: _Shared) -> None:
+    """Finalizer of a garbage-collected WorkerClient: end its worker's input.
+
+    The worker finishes whatever is in flight and exits 0; its reader task
+    (which holds no reference to the client) reaps it.  Runs in whatever
+    thread the collection happened in, so it only schedules on the loop.
+    """
+    worker = shared.worker
+    if worker is None or worker.gone:
+        return
+    if worker.exit_reason is None:
+        worker.exit_reason = "the WorkerClient was garbage-collected without close()"
+    loop = worker.loop
+    try:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(worker.close_stdin)
+            return
+    except RuntimeError:
+        pass
+    # Its loop is gone: nothing can close the pipe properly any more.
+    try:
+        os.kill(worker.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Done-callback: a start-up failure whose callers were all cancelled is not "never retrieved"."""
+    if not task.cancelled():
+        task.exception()
 
 
 class ChatStream:
@@ -133,9 +468,10 @@ class ChatStream:
     stream object being garbage-collected while still running.
     """
 
-    def __init__(self, client: WorkerClient, params: dict[str, Any]) -> None:
+    def __init__(self, client: WorkerClient, params: dict[str, Any], timeout: float | None = None) -> None:
         self._client = client
         self._params = params
+        self._timeout = timeout
         self._state = _StreamState()
         self._started = False
         self._sent = False
@@ -188,7 +524,7 @@ class ChatStream:
         self._closed = True
         state = self._state
         if self._sent and not state.final and state.id is not None:
-            self._client._abandon_stream(state.id, state.gen)
+            self._client._shared.abandon_stream(state.id)
 
     def cancel(self) -> None:
         """Cancel the request if it is still running (synchronous: safe in ``finally``)."""
@@ -207,14 +543,17 @@ class ChatStream:
 
     def __del__(self) -> None:
         # Safety net for `async for ...: break` without aclose(): the stream is
-        # unreachable, so nobody will read the rest; free the upstream.
+        # unreachable, so nobody will read the rest; free the upstream.  (A
+        # stream still referenced after `break` is not garbage: it keeps
+        # running until aclose()/cancel() or until it is collected.)
         try:
-            if self._closed or not self._sent or self._state.final or self._state.id is None:
+            state = self._state
+            if self._closed or not self._sent or state.final or state.id is None or state.worker is None:
                 return
             self._closed = True
-            loop = self._client._loop
-            if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._client._abandon_stream, self._state.id, self._state.gen)
+            loop = state.worker.loop
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._client._shared.abandon_stream, state.id)
         except Exception:  # never raise from a finalizer
             pass
 
@@ -289,8 +628,9 @@ class WorkerClient:
             is terminated.
 
     All methods must be used from one event loop at a time (the loop the worker
-    was started in).  If that loop is closed, the next call from a new loop
-    starts a new worker.
+    was started in).  When that loop ends (``asyncio.run`` returning) the
+    worker is stopped; the next call, from a new loop, starts a new one.  A
+    client that is garbage-collected without :meth:`close` stops its worker too.
     """
 
     def __init__(
@@ -320,37 +660,35 @@ class WorkerClient:
             self._remember_config(dict(config), None)
         self.effective_config: dict[str, Any] | None = None
 
-        self._proc: asyncio.subprocess.Process | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._shared = _Shared()
         self._gen = 0
-        self._reader_task: asyncio.Task[None] | None = None
-        self._stderr_task: asyncio.Task[None] | None = None
-        self._start_lock: asyncio.Lock | None = None
-        self._start_lock_loop: asyncio.AbstractEventLoop | None = None
-        self._pending: dict[int, tuple[int, asyncio.Future[Any]]] = {}
-        self._streams: dict[int, _StreamState] = {}
+        # The task starting a worker, shared by every caller waiting for it:
+        # cancelling one caller does not cancel the start-up.
+        self._starting: asyncio.Task[_Worker] | None = None
         self._next_id = 0
         self._closed = False
-        # Generations whose exit we caused (close/shutdown), with the reason
-        # pending calls are given; any other exit is a crash.
-        self._exit_reasons: dict[int, str] = {}
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self.restarts = 0
+        # Dropped without close(): end the worker's input (the finalizer holds
+        # only the shared state, never the client).
+        self._finalizer = weakref.finalize(self, _release_worker, self._shared)
+        self._finalizer.atexit = False
 
     # ------------------------------------------------------------------ info
     @property
     def pid(self) -> int | None:
         """The running worker's process id, or None when none is running."""
-        return self._proc.pid if self._proc is not None else None
+        worker = self._shared.worker
+        return worker.pid if worker is not None else None
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.returncode is None
+        worker = self._shared.worker
+        return worker is not None and not worker.gone and worker.proc.returncode is None
 
     @property
     def in_flight(self) -> int:
         """Requests sent by this client and not yet answered."""
-        return len(self._pending) + len(self._streams)
+        return len(self._shared.pending) + len(self._shared.streams)
 
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -374,79 +712,100 @@ class WorkerClient:
         if self._closed:
             return
         self._closed = True
-        lock = self._start_lock
-        if lock is not None and lock.locked() and self._start_lock_loop is asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        starting = self._starting
+        if starting is not None and not starting.done() and starting.get_loop() is loop:
             # A worker is being started right now: let that finish, then stop
             # it, rather than leave it running unowned.
-            async with lock:
-                pass
-        proc = self._proc
-        if proc is None:
+            await asyncio.wait({starting})
+        worker = self._shared.worker
+        if worker is None:
             return
-        gen = self._gen
-        self._exit_reasons[gen] = "the client was closed before the worker answered"
-        for rid in list(self._pending) + list(self._streams):
-            self._send_cancel_nowait(rid, gen)
-        try:
-            if proc.stdin is not None:
-                proc.stdin.close()
-        except Exception:  # pragma: no cover - already gone
-            pass
-        limit = self._close_timeout if timeout is None else timeout
-        try:
-            await asyncio.wait_for(proc.wait(), limit)
-        except asyncio.TimeoutError:
-            logger.warning("worker %s did not exit within %.1fs of stdin EOF; terminating", proc.pid, limit)
-            try:
-                proc.terminate()
-                await asyncio.wait_for(proc.wait(), 2.0)
-            except (asyncio.TimeoutError, ProcessLookupError):
-                try:
-                    proc.kill()
-                except ProcessLookupError:
-                    pass
-                await proc.wait()
-        for task in (self._reader_task, self._stderr_task):
+        if worker.loop is not loop:
+            self._forget_foreign_worker(worker)
+            return
+        if worker.exit_reason is None:
+            worker.exit_reason = "the client was closed before the worker answered"
+        shared = self._shared
+        for rid in [rid for rid, (owner, _) in shared.pending.items() if owner is worker] + [
+            rid for rid, state in shared.streams.items() if state.worker is worker
+        ]:
+            worker.send_cancel(rid)
+        await worker.stop(self._close_timeout if timeout is None else timeout)
+        for task in (worker.reader_task, worker.stderr_task):
             if task is not None and not task.done():
-                try:
-                    await asyncio.wait_for(asyncio.shield(task), 2.0)
-                except (asyncio.TimeoutError, Exception):
+                await asyncio.wait({task}, timeout=5.0)
+                if not task.done():
                     task.cancel()
 
-    async def _ensure_started(self) -> int:
-        """Return the generation of a running worker, spawning one if needed."""
+    async def _ensure_started(self) -> _Worker:
+        """Return the running, configured worker, starting one if needed."""
         if self._closed:
             raise WorkerClosed(None, "the WorkerClient is closed", "closed")
         loop = asyncio.get_running_loop()
-        if self._proc is not None and self._loop is loop:
-            return self._gen
-        if self._loop is not None and self._loop is not loop and self._proc is not None:
-            self._forget_foreign_worker()
-        if self._start_lock is None or self._start_lock_loop is not loop:
-            self._start_lock = asyncio.Lock()
-            self._start_lock_loop = loop
-        async with self._start_lock:
-            if self._closed:
-                raise WorkerClosed(None, "the WorkerClient is closed", "closed")
-            if self._proc is None:
-                await self._spawn(loop)
-            return self._gen
+        worker = self._shared.worker
+        if worker is not None and not worker.gone:
+            if worker.loop is loop:
+                return worker
+            self._forget_foreign_worker(worker)
+        starting = self._starting
+        if starting is None or starting.done() or starting.get_loop() is not loop:
+            starting = loop.create_task(self._start_worker(loop))
+            starting.add_done_callback(_retrieve)
+            self._starting = starting
+        # shield: a caller cancelled now (barge-in on the first turn) must not
+        # take down a worker that is starting fine for the next caller.
+        try:
+            worker = await asyncio.shield(starting)
+        finally:
+            if self._starting is starting and starting.done():
+                self._starting = None
+        if self._closed:
+            raise WorkerClosed(None, "the WorkerClient is closed", "closed")
+        return worker
 
-    def _forget_foreign_worker(self) -> None:
-        """The worker belongs to another (probably finished) event loop: drop it."""
-        proc = self._proc
-        self._proc = None
-        # Futures of the old loop can never be completed from this one.
-        self._pending.clear()
-        self._streams.clear()
-        if proc is not None and proc.returncode is None:
+    def _forget_foreign_worker(self, worker: _Worker) -> None:
+        """The worker belongs to another event loop (one not ended by asyncio.run): drop it."""
+        shared = self._shared
+        if shared.worker is worker:
+            shared.worker = None
+        if worker.exit_reason is None:
+            worker.exit_reason = "the client was used from another event loop"
+        old_loop = worker.loop
+        try:
+            if old_loop.is_running():
+                # That loop still runs (another thread): stop the worker there,
+                # where its reader reaps it and fails its pending calls.
+                old_loop.call_soon_threadsafe(worker.close_stdin)
+                logger.info("event loop changed; the worker of the previous loop (pid %s) is being stopped", worker.pid)
+                return
+        except RuntimeError:  # pragma: no cover - closed meanwhile
+            pass
+        # That loop no longer runs: its futures can never be completed or
+        # awaited, and its tasks never resume.  Drop them, saying so, and stop
+        # the process (reaping it is up to that loop's child watcher).
+        dropped = 0
+        for rid, (owner, _) in list(shared.pending.items()):
+            if owner is worker:
+                del shared.pending[rid]
+                dropped += 1
+        for rid, state in list(shared.streams.items()):
+            if state.worker is worker:
+                del shared.streams[rid]
+                dropped += 1
+        worker.gone = True
+        if worker.proc.returncode is None:
             try:
-                os.kill(proc.pid, 9)
+                os.kill(worker.pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
-        logger.info("event loop changed; the worker of the previous loop was stopped")
+        logger.warning(
+            "event loop changed; the worker of the previous, stopped loop (pid %s) was terminated%s",
+            worker.pid,
+            f" and its {dropped} unanswered request(s) dropped" if dropped else "",
+        )
 
-    async def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _start_worker(self, loop: asyncio.AbstractEventLoop) -> _Worker:
         path = find_worker_binary(self._worker_path)
         proc = await asyncio.create_subprocess_exec(
             path,
@@ -460,26 +819,30 @@ class WorkerClient:
         if self._gen > 0:
             self.restarts += 1
         self._gen += 1
-        gen = self._gen
-        self._proc = proc
-        self._loop = loop
-        self._stderr_tail.clear()
-        self._stderr_task = loop.create_task(self._stderr_loop(proc))
-        self._reader_task = loop.create_task(self._read_loop(proc, gen))
+        worker = _Worker(proc, self._gen, loop, self._close_timeout)
+        worker.stderr_task = loop.create_task(_stderr_loop(worker))
+        worker.reader_task = loop.create_task(_read_loop(self._shared, worker, self._read_limit))
         logger.debug("started worker %s (pid %s)", path, proc.pid)
         try:
             for params in self._replay_config():
-                self.effective_config = await self._call("configure", params, gen, None)
-        except BaseException:
+                self.effective_config = await self._call("configure", params, worker, None)
+        except BaseException as exc:
             # A worker that is up but not configured as asked would answer with
-            # the wrong provider: stop it, so the next call tries again cleanly.
-            if self._proc is proc:
-                self._proc = None
+            # the wrong provider: stop it (and reap it), so the next call tries
+            # again cleanly.
+            if worker.exit_reason is None:
+                worker.exit_reason = f"the worker's start-up failed: {exc!r}"
             try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
+                await worker.stop(self._close_timeout)
+            except BaseException:
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass
             raise
+        if not worker.gone:
+            self._shared.worker = worker
+        return worker
 
     # ------------------------------------------------------------ configuration
     def _remember_config(self, params: dict[str, Any], result: Any) -> None:
@@ -526,174 +889,9 @@ class WorkerClient:
             )
         return line
 
-    def _write(self, line: bytes, gen: int) -> None:
-        """Write one whole line; a single write keeps lines from interleaving."""
-        proc = self._proc
-        if proc is None or gen != self._gen or proc.stdin is None or proc.stdin.is_closing():
-            raise WorkerCrashed(None, "the worker exited before the request could be sent", "crashed")
-        try:
-            proc.stdin.write(line)
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-            raise WorkerCrashed(None, f"could not write to the worker: {exc}", "crashed") from exc
-
-    async def _drain(self, gen: int) -> None:
-        proc = self._proc
-        if proc is None or gen != self._gen or proc.stdin is None:
-            return
-        try:
-            await proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-            raise WorkerCrashed(None, f"could not write to the worker: {exc}", "crashed") from exc
-
-    def _send_cancel_nowait(self, request_id: int, gen: int) -> None:
-        """Fire a ``cancel`` notification without awaiting (usable from cancellation paths)."""
-        if self._proc is None or gen != self._gen:
-            return
-        try:
-            self._write(self._encode({"jsonrpc": "2.0", "method": "cancel", "params": {"id": request_id}}), gen)
-        except WorkerError:
-            pass
-
-    def _abandon_stream(self, request_id: int, gen: int) -> None:
-        state = self._streams.pop(request_id, None)
-        if state is not None and not state.final:
-            self._send_cancel_nowait(request_id, gen)
-
-    async def _read_loop(self, proc: asyncio.subprocess.Process, gen: int) -> None:
-        reader = proc.stdout
-        assert reader is not None
-        try:
-            while True:
-                try:
-                    line = await reader.readline()
-                except ValueError as exc:  # a line over read_limit: the stream is no longer framed
-                    logger.error("worker wrote a line longer than %d bytes (%s); stopping it", self._read_limit, exc)
-                    try:
-                        proc.kill()
-                    except ProcessLookupError:
-                        pass
-                    break
-                if not line:
-                    break
-                self._handle_line(line)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # pragma: no cover - a reader bug must not hang callers
-            logger.exception("worker reader failed")
-        finally:
-            await self._on_worker_exit(proc, gen)
-
-    def _handle_line(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            logger.warning("worker wrote a line that is not JSON: %r", line[:200])
-            return
-        if isinstance(message, list):
-            for item in message:
-                self._handle_message(item)
-        else:
-            self._handle_message(message)
-
-    def _handle_message(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            logger.warning("worker wrote a JSON value that is not a message: %r", message)
-            return
-        method = message.get("method")
-        if method is not None:
-            params = message.get("params")
-            if method == _DELTA_METHOD and isinstance(params, dict):
-                state = self._streams.get(params.get("id"))  # type: ignore[arg-type]
-                if state is not None:
-                    state.push(params)
-                # else: a late delta of a stream we already abandoned.
-            else:
-                logger.debug("worker notification %s: %r", method, params)
-            return
-        request_id = message.get("id")
-        if isinstance(request_id, bool) or not isinstance(request_id, int):
-            error = message.get("error")
-            logger.warning("worker answered a request it could not identify (id %r): %r", request_id, error)
-            return
-        state = self._streams.pop(request_id, None)
-        if state is not None:
-            if "error" in message:
-                state.finish(error=error_from_response(message["error"]))
-            else:
-                state.finish(result=message.get("result"))
-            return
-        entry = self._pending.get(request_id)
-        if entry is None:
-            return  # answer to an abandoned or cancelled call
-        future = entry[1]
-        if future.done():
-            return
-        if "error" in message:
-            future.set_exception(error_from_response(message["error"]))
-        else:
-            future.set_result(message.get("result"))
-
-    async def _stderr_loop(self, proc: asyncio.subprocess.Process) -> None:
-        reader = proc.stderr
-        assert reader is not None
-        pid = proc.pid
-        while True:
-            try:
-                raw = await reader.readline()
-            except ValueError:
-                raw = await reader.read(65536)
-            except Exception:
-                return
-            if not raw:
-                return
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if not text:
-                continue
-            self._stderr_tail.append(text)
-            worker_logger.log(_stderr_level(text), "[worker %s] %s", pid, text)
-
-    async def _on_worker_exit(self, proc: asyncio.subprocess.Process, gen: int) -> None:
-        """Fail every call pending on this worker, then forget it."""
-        if self._proc is proc:
-            self._proc = None  # the next call spawns a fresh worker
-        try:
-            returncode: int | None = await asyncio.wait_for(proc.wait(), 2.0)
-        except (asyncio.TimeoutError, Exception):
-            try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
-            returncode = proc.returncode
-        stderr_task = self._stderr_task
-        if stderr_task is not None and not stderr_task.done():
-            await asyncio.wait({stderr_task}, timeout=0.5)
-        expected = self._exit_reasons.pop(gen, None)
-        closing = expected is not None
-        if expected is not None:
-            reason = expected
-        else:
-            reason = f"the worker process (pid {proc.pid}) exited with status {returncode}"
-            tail = list(self._stderr_tail)[-3:]
-            if tail:
-                reason += "; its last words on stderr: " + " | ".join(tail)
-            logger.error("%s; failing its pending calls", reason)
-
-        def make_error() -> WorkerError:
-            if closing:
-                return WorkerClosed(None, reason, "closed", data={"returncode": returncode})
-            return WorkerCrashed(None, reason, "crashed", data={"returncode": returncode, "pid": proc.pid})
-
-        for request_id, (entry_gen, future) in list(self._pending.items()):
-            if entry_gen == gen and not future.done():
-                future.set_exception(make_error())
-        for request_id, state in list(self._streams.items()):
-            if state.gen == gen:
-                del self._streams[request_id]
-                state.finish(error=make_error())
-
     # ------------------------------------------------------------- requests
-    async def _call(self, method: str, params: dict[str, Any] | None, gen: int, timeout: float | None) -> Any:
-        """Send one request to worker generation ``gen`` and wait for its answer."""
+    async def _call(self, method: str, params: dict[str, Any] | None, worker: _Worker, timeout: float | None) -> Any:
+        """Send one request to ``worker`` and wait for its answer."""
         if self._closed:
             raise WorkerClosed(None, "the WorkerClient is closed", "closed")
         loop = asyncio.get_running_loop()
@@ -703,19 +901,20 @@ class WorkerClient:
             message["params"] = params
         line = self._encode(message)
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending[request_id] = (gen, future)
+        pending = self._shared.pending
+        pending[request_id] = (worker, future)
         sent = False
         try:
-            self._write(line, gen)
+            worker.write(line)
             sent = True
-            await self._drain(gen)
+            await worker.drain()
             if timeout is None:
                 return await future
             try:
                 return await asyncio.wait_for(future, timeout)
             except asyncio.TimeoutError:
                 if method != "cancel":
-                    self._send_cancel_nowait(request_id, gen)
+                    worker.send_cancel(request_id)
                 raise WorkerTimeoutError(
                     None, f"no answer from the worker to {method} within {timeout:g}s", "timeout"
                 ) from None
@@ -724,10 +923,10 @@ class WorkerClient:
             # already arrived makes the cancel unnecessary.
             answered = future.done() and not future.cancelled()
             if sent and method != "cancel" and not answered:
-                self._send_cancel_nowait(request_id, gen)
+                worker.send_cancel(request_id)
             raise
         finally:
-            self._pending.pop(request_id, None)
+            pending.pop(request_id, None)
 
     async def request(self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None) -> Any:
         """Call any worker method; the typed helpers below are thin wrappers of this.
@@ -735,17 +934,17 @@ class WorkerClient:
         Cancelling the awaiting task, or ``timeout`` running out, sends
         ``cancel`` for the request so the worker stops working on it.
         """
-        gen = await self._ensure_started()
-        return await self._call(method, params, gen, timeout)
+        worker = await self._ensure_started()
+        return await self._call(method, params, worker, timeout)
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification (no answer is expected, none comes)."""
-        gen = await self._ensure_started()
+        worker = await self._ensure_started()
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = params
-        self._write(self._encode(message), gen)
-        await self._drain(gen)
+        worker.write(self._encode(message))
+        await worker.drain()
 
     async def configure(self, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> dict[str, Any]:
         """Set provider settings (partial updates merge); returns the effective config.
@@ -756,8 +955,8 @@ class WorkerClient:
         """
         merged: dict[str, Any] = dict(params or {})
         merged.update(kwargs)
-        gen = await self._ensure_started()
-        result = await self._call("configure", merged, gen, None)
+        worker = await self._ensure_started()
+        result = await self._call("configure", merged, worker, None)
         self._remember_config(merged, result)
         if isinstance(result, dict):
             self.effective_config = result
@@ -817,33 +1016,40 @@ class WorkerClient:
         temperature: float | None = None,
         max_tokens: int | None = None,
         extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
         **more: Any,
     ) -> ChatStream:
         """A streaming completion: iterate the returned :class:`ChatStream` for deltas.
 
         Nothing is sent until the stream is iterated (or started), so creating
-        one is free and needs no ``await``.
+        one is free and needs no ``await``.  ``timeout`` bounds the whole
+        stream, from sending the request to its final result: when it runs
+        out the request is cancelled in the worker and the iteration raises
+        :class:`WorkerTimeoutError` (after the deltas already received).
         """
         params = self._chat_params(messages, tools, tool_choice, model, temperature, max_tokens, extra, more)
-        return ChatStream(self, params)
+        return ChatStream(self, params, timeout)
 
     async def _start_stream(self, stream: ChatStream) -> None:
-        gen = await self._ensure_started()
+        worker = await self._ensure_started()
         if self._closed:
             raise WorkerClosed(None, "the WorkerClient is closed", "closed")
         state = stream._state
         request_id = self._new_id()
         line = self._encode({"jsonrpc": "2.0", "id": request_id, "method": "chatStream", "params": stream._params})
         state.id = request_id
-        state.gen = gen
-        self._streams[request_id] = state
+        state.worker = worker
+        streams = self._shared.streams
+        streams[request_id] = state
         try:
-            self._write(line, gen)
+            worker.write(line)
         except BaseException:
-            self._streams.pop(request_id, None)
+            streams.pop(request_id, None)
             raise
         stream._mark_sent()
-        await self._drain(gen)
+        if stream._timeout is not None:
+            state.timer = worker.loop.call_later(stream._timeout, self._shared.expire_stream, state, stream._timeout)
+        await worker.drain()
 
     async def list_models(
         self,
@@ -890,6 +1096,6 @@ class WorkerClient:
 
         The next call after the worker has exited starts a new one.
         """
-        gen = await self._ensure_started()
-        self._exit_reasons[gen] = "the worker was shut down before it answered"
-        return await self._call("shutdown", None, gen, timeout)
+        worker = await self._ensure_started()
+        worker.exit_reason = "the worker was shut down before it answered"
+        return await self._call("shutdown", None, worker, timeout)

@@ -8,20 +8,24 @@ one changed import::
     from caal_llm_worker.provider import create_provider_from_settings
 
 When ``caal`` is importable the provider subclasses CAAL's ``LLMProvider`` and
-returns CAAL's own ``LLMResponse`` / ``ToolCall`` / ``TokenUsage``; otherwise it
-uses local dataclasses with identical fields, so the same file works inside
-and outside CAAL (and in this package's tests, which have no CAAL).
+returns CAAL's own ``LLMResponse`` / ``ToolCall`` / ``TokenUsage``; when CAAL is
+not installed at all it uses local dataclasses with identical fields, so the
+same file works inside and outside CAAL (and in this package's tests, which
+have no CAAL).  CAAL's types are looked up on first use, not at import, so
+CAAL's provider package may import this module (see ``_types``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import logging
 import os
+import types
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .client import WorkerClient
 
@@ -79,23 +83,55 @@ class _LocalLLMProvider:
         return False
 
 
-try:  # Inside CAAL: be a real CAAL provider returning CAAL's own types.
-    from caal.llm.providers.base import LLMProvider as _BaseProvider  # type: ignore[import-not-found]
-    from caal.llm.providers.base import LLMResponse, ToolCall  # type: ignore[import-not-found]
+# CAAL's types are looked up lazily, the first time they are needed (the
+# ``WorkerProvider`` class, the names below, or create_provider_from_settings),
+# not when this module is imported: CAAL's own provider package may import this
+# module while it is itself still being imported, and CAAL's base module is
+# complete only after that.  Only a CAAL that is really absent falls back to
+# the local types; any other import error inside CAAL surfaces.
+_CAAL_BASE_MODULE = "caal.llm.providers.base"
 
-    try:
-        from caal.llm.providers.base import TokenUsage  # type: ignore[import-not-found]
-    except ImportError:  # older CAAL without usage tracking
-        TokenUsage = _LocalTokenUsage  # type: ignore[misc,assignment]
-    USING_CAAL_TYPES = True
-except ImportError:
-    _BaseProvider = _LocalLLMProvider  # type: ignore[misc,assignment]
-    LLMResponse = _LocalLLMResponse  # type: ignore[misc,assignment]
-    ToolCall = _LocalToolCall  # type: ignore[misc,assignment]
-    TokenUsage = _LocalTokenUsage  # type: ignore[misc,assignment]
-    USING_CAAL_TYPES = False
 
-_RESPONSE_HAS_USAGE = any(f.name == "usage" for f in dataclasses.fields(LLMResponse))  # type: ignore[arg-type]
+class _Types(NamedTuple):
+    base: type
+    LLMResponse: type
+    ToolCall: type
+    TokenUsage: type
+    using_caal: bool
+    response_has_usage: bool
+
+
+_types_cache: _Types | None = None
+
+
+def _caal_is_absent(exc: ModuleNotFoundError) -> bool:
+    """True when the missing module is CAAL's base module or one of its packages (not something CAAL imports)."""
+    parts = _CAAL_BASE_MODULE.split(".")
+    return exc.name in {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
+def _types() -> _Types:
+    global _types_cache
+    if _types_cache is None:
+        try:
+            base = importlib.import_module(_CAAL_BASE_MODULE)
+        except ModuleNotFoundError as exc:
+            if not _caal_is_absent(exc):
+                raise
+            response, tool_call, usage, provider, using = (
+                _LocalLLMResponse, _LocalToolCall, _LocalTokenUsage, _LocalLLMProvider, False
+            )
+        else:
+            try:
+                provider, response, tool_call = base.LLMProvider, base.LLMResponse, base.ToolCall
+            except AttributeError as exc:
+                raise ImportError(f"{_CAAL_BASE_MODULE} does not define the provider types: {exc}") from exc
+            usage = getattr(base, "TokenUsage", _LocalTokenUsage)  # older CAAL without usage tracking
+            using = True
+        has_usage = any(f.name == "usage" for f in dataclasses.fields(response))
+        _types_cache = _Types(provider, response, tool_call, usage, using, has_usage)
+    return _types_cache
+
 
 # Per-call options a caller may pass through **kwargs; anything else is ignored
 # (CAAL's providers also accept and ignore unknown options).
@@ -114,7 +150,7 @@ def _ollama_error(settings: Mapping[str, Any]) -> ValueError:
     )
 
 
-class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
+class _WorkerProviderImpl:
     """CAAL LLM provider that runs every request through ``caal-llm-worker``.
 
     Args:
@@ -135,7 +171,9 @@ class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
             one.  A worker has one active configuration, so share a client
             only between providers with the same settings.
 
-    The worker is started lazily, on the first call.
+    The worker is started lazily, on the first call.  It stops when
+    :meth:`aclose` is called, or when the provider (with its client) is
+    garbage-collected.
     """
 
     def __init__(
@@ -316,28 +354,29 @@ class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
         usage = result.get("usage") if result else None
         if not isinstance(usage, dict):
             return None
-        return TokenUsage(
+        return _types().TokenUsage(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
         )
 
-    def _response(self, result: Mapping[str, Any]) -> Any:
+    def _response(self, result: Mapping[str, Any]) -> LLMResponse:
+        kinds = _types()
         tool_calls = []
         for index, call in enumerate(result.get("tool_calls") or []):
             arguments = call.get("arguments")
             if not isinstance(arguments, dict):
                 arguments = call.get("arguments_raw", arguments)
             tool_calls.append(
-                ToolCall(
+                kinds.ToolCall(
                     id=call.get("id") or f"call_{index}",
                     name=call.get("name") or "",
                     arguments=self.parse_tool_arguments(arguments),
                 )
             )
         usage = self._usage(result)
-        if _RESPONSE_HAS_USAGE:
-            return LLMResponse(content=result.get("content"), tool_calls=tool_calls, usage=usage)
-        return LLMResponse(content=result.get("content"), tool_calls=tool_calls)
+        if kinds.response_has_usage:
+            return kinds.LLMResponse(content=result.get("content"), tool_calls=tool_calls, usage=usage)  # type: ignore[no-any-return]
+        return kinds.LLMResponse(content=result.get("content"), tool_calls=tool_calls)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ chat
     async def chat(
@@ -345,7 +384,7 @@ class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> LLMResponse:
         """Non-streaming completion, ``tool_choice: "auto"`` when tools are given.
 
         Accepts ``model``, ``temperature``, ``max_tokens``, ``extra``,
@@ -373,10 +412,12 @@ class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
         validate) ``tool_choice`` is ``"none"``: some servers would otherwise
         answer with a tool call and the assistant would say nothing.  Leaving
         the iteration early, or cancelling the task, cancels the request
-        upstream.  ``_last_usage`` is set when the stream completes.
+        upstream.  ``timeout`` (seconds) bounds the whole stream: when it runs
+        out the request is cancelled and :class:`~caal_llm_worker.errors.
+        WorkerTimeoutError` is raised.  ``_last_usage`` is set when the stream
+        completes.
         """
         options = self._call_options(kwargs)
-        options.pop("timeout", None)
         self._last_usage = None
         await self._ready()
         stream = self._client.chat_stream(
@@ -451,6 +492,50 @@ class WorkerProvider(_BaseProvider):  # type: ignore[misc,valid-type]
             await self._client.close()
 
 
+_provider_class: type | None = None
+
+
+def _worker_provider_class() -> type:
+    """``WorkerProvider``: the implementation on top of CAAL's ``LLMProvider`` (or the local stand-in)."""
+    global _provider_class
+    if _provider_class is None:
+        base = _types().base
+
+        def body(namespace: dict[str, Any]) -> None:
+            namespace["__module__"] = __name__
+            namespace["__qualname__"] = "WorkerProvider"
+            namespace["__doc__"] = _WorkerProviderImpl.__doc__
+
+        _provider_class = types.new_class("WorkerProvider", (_WorkerProviderImpl, base), {}, body)
+    return _provider_class
+
+
 def create_provider_from_settings(settings: Mapping[str, Any], **kwargs: Any) -> WorkerProvider:
     """Drop-in for CAAL's function of the same name (see :meth:`WorkerProvider.from_settings`)."""
-    return WorkerProvider.from_settings(settings, **kwargs)
+    return _worker_provider_class().from_settings(settings, **kwargs)  # type: ignore[no-any-return,attr-defined]
+
+
+if TYPE_CHECKING:
+    WorkerProvider = _WorkerProviderImpl
+    LLMResponse = _LocalLLMResponse
+    ToolCall = _LocalToolCall
+    TokenUsage = _LocalTokenUsage
+    USING_CAAL_TYPES: bool
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the CAAL-dependent names are resolved on first use (see _types).
+    if name == "WorkerProvider":
+        value: Any = _worker_provider_class()
+    elif name in ("LLMResponse", "ToolCall", "TokenUsage"):
+        value = getattr(_types(), name)
+    elif name == "USING_CAAL_TYPES":
+        value = _types().using_caal
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"WorkerProvider", "LLMResponse", "ToolCall", "TokenUsage", "USING_CAAL_TYPES"})
