@@ -92,7 +92,9 @@ struct SSEChunkReader {
         // JSON text is UTF-8: the lenient chunk decoding below would otherwise drop a garbled field silently,
         // leaving a hole in the answer with no word about it.
         guard Self.isValidUTF8(event.data) else {
-            throw ProviderError(.invalidResponse, "The server sent an event that is not valid UTF-8: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
+            let error = ProviderError(.invalidResponse, "The server sent an event that is not valid UTF-8: \(OpenAICompatibleEngine.quote(event.data))", provider: provider.rawValue)
+            // What came before it in the same read still reaches the client, as for any other bad event.
+            throw MidStreamError(chunksBefore: chunks, error: error)
         }
         let wire: WireChunk
         do {

@@ -104,6 +104,21 @@ final class UpstreamFaultTests: XCTestCase {
         try worker.assertAlive()
     }
 
+    /// The same with the good event and the bad one in one network read: the good one is still delivered.
+    func testInvalidUTF8InTheSameReadAsContent() throws {
+        let server = try MockHTTPServer()
+        var read = Data("data: \(Wire.content("fine "))\n\n".utf8)
+        read.append(Data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bad ".utf8))
+        read.append(contentsOf: [0xFF, 0xFE])
+        read.append(Data("\"},\"finish_reason\":null}]}\n\n".utf8))
+        server.enqueue([Wire.streamHead, .chunk(read), .sse("[DONE]"), .end], path: Wire.path)
+        let worker = try startHTTPWorker(server)
+        let (deltas, reply) = try worker.stream(RPC.chatParams(), id: 1)
+        let data = assertProviderError(reply, id: 1, code: -32007, kind: "invalid_response")
+        XCTAssertEqual(content(deltas), "fine ")
+        XCTAssertEqual(data["partial_content"], "fine ")
+    }
+
     func testInvalidUTF8InAnSSEEvent() throws {
         let server = try MockHTTPServer()
         var event = Data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"bad ".utf8)
