@@ -23,6 +23,8 @@ public final class OutputWriter: @unchecked Sendable {
     private var writing = false
     private var broken = false
     private var brokenReported = false
+    /// The stdin reader waits in `waitForRoom` (it shares `condition` with the writer thread, hence `broadcast`).
+    private var inputWaiting = false
     /// A sender's batch when it writes in place (only while it holds `writing`).
     private var inPlaceBatch: [UInt8] = []
 
@@ -74,6 +76,19 @@ public final class OutputWriter: @unchecked Sendable {
         _ = enqueue(line)
     }
 
+    /// Blocks the calling thread (the stdin reader) while the reader of the output is far behind. Input is then
+    /// not taken faster than answers can be delivered: a client that floods requests without reading its answers
+    /// meets back-pressure on its own writes instead of growing the worker without bound.
+    public func waitForRoom() {
+        condition.lock()
+        while queuedBytes > highWaterBytes && !broken {
+            inputWaiting = true
+            condition.wait()
+        }
+        inputWaiting = false
+        condition.unlock()
+    }
+
     /// Returns once everything queued so far has been written (or the reader is gone).
     public func drain() async {
         await withCheckedContinuation { continuation in
@@ -108,7 +123,7 @@ public final class OutputWriter: @unchecked Sendable {
             finishWrite(written, ok: ok)
             return false
         }
-        condition.signal()
+        condition.broadcast()
         let mustWait = queuedBytes > highWaterBytes
         condition.unlock()
         return mustWait
@@ -161,7 +176,7 @@ public final class OutputWriter: @unchecked Sendable {
         if resumeSenders { blockedSenders.removeAll() }
         let drained = (queue.isEmpty || broken) ? drainWaiters : []
         if queue.isEmpty || broken { drainWaiters.removeAll() }
-        if !queue.isEmpty || broken { condition.signal() }
+        if !queue.isEmpty || broken || inputWaiting { condition.broadcast() }
         condition.unlock()
 
         senders.forEach { $0.resume() }

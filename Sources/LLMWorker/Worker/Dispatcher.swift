@@ -19,7 +19,10 @@ final class Dispatcher: Sendable {
     /// The names of the methods served, for the OpenRPC consistency test.
     var methodNames: [String] { methods.keys.sorted() }
 
+    /// Called on the reader thread for each input line, in order.
     func handle(line: Data) {
+        // Back-pressure: no new work while the client is far behind in reading the answers already made.
+        worker.writer.waitForRoom()
         switch MessageParser.parse(line) {
         case .failure(let error):
             worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))

@@ -139,6 +139,33 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(worker.stderrLines(containing: "not run").count, count / 1000)
     }
 
+    /// A client that floods requests without reading the answers meets back-pressure: past the output queue's
+    /// limit the worker stops reading its input, so the client's writes wait and the worker's memory stays
+    /// bounded; once the client reads, every request is answered.
+    func testAFloodWithoutReadingTheAnswersIsHeldBack() throws {
+        let worker = try startWorker()
+        let baseline = try XCTUnwrap(ProcessMemory.residentMiB(worker.pid))
+        worker.pauseStdout()
+        let count = 120_000  // 5 MB of pings, 9 MB of answers: far more than the output queue's 4 MiB
+        let flood = Array(String(repeating: RPC.request("ping", id: 1).text + "\n", count: count).utf8)
+        let sent = DispatchSemaphore(value: 0)
+        Thread {
+            try? worker.sendRaw(flood, timeout: 120)
+            sent.signal()
+        }.start()
+        XCTAssertEqual(sent.wait(timeout: .now() + 3), .timedOut, "the worker stopped taking input while nobody read")
+        let held = try XCTUnwrap(ProcessMemory.residentMiB(worker.pid))
+        XCTAssertLessThan(held, baseline + 64, "memory stays bounded while the client does not read")
+        worker.resumeStdout()
+        var answered = 0
+        while answered < count {
+            let message = try worker.nextMessage()
+            XCTAssertEqual(message["id"], 1)
+            answered += 1
+        }
+        XCTAssertEqual(sent.wait(timeout: .now() + 60), .success)
+    }
+
     func testHundredMegabyteLineIsRefusedAndMemoryReturnsToBaseline() throws {
         let worker = try startMockWorker()
         try worker.assertAlive(id: "baseline")
