@@ -51,6 +51,10 @@ struct SSEChunkReader {
             // The answer was complete; the server only kept the connection open after [DONE].
             _ = timeout
             return
+        } catch let timeout as ExchangeTimeout where sawFinishReason && timeout.phase == .idle {
+            // The answer was complete (finish_reason sent) but the server neither sent [DONE] nor ended the body:
+            // the client has heard the whole answer, so the silence after it ends the stream instead of failing it.
+            _ = timeout
         } catch let dropped as URLError where sawFinishReason && dropped.code != .cancelled {
             // The server closed the connection after the answer was complete (finish_reason sent) but without ending
             // the body (no terminating chunk, a short Content-Length): that ends the stream, like an end without

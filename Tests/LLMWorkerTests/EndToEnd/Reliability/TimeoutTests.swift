@@ -93,6 +93,19 @@ final class TimeoutTests: XCTestCase {
         XCTAssertEqual(assertResult(reply, id: 1)["content"], "All done")
     }
 
+    /// finish_reason, then neither [DONE] nor the end of the body: the answer is complete, so the idle limit
+    /// ends the stream with the result, not with a timeout error.
+    func testSilenceAfterTheFinishReasonEndsTheStreamWithItsResult() throws {
+        let server = try MockHTTPServer()
+        server.enqueue([Wire.streamHead, .sse(Wire.content("All")), .sse(Wire.content(" done")), .sse(Wire.finish()), .stall],
+                       path: Wire.path)
+        let worker = try startHTTPWorker(server, settings: ["idle_timeout_s": 0.5, "connect_timeout_s": 30])
+        let (_, reply) = try worker.stream(RPC.chatParams(), id: 1)
+        let result = assertResult(reply, id: 1)
+        XCTAssertEqual(result["content"], "All done")
+        XCTAssertEqual(result["finish_reason"], "stop")
+    }
+
     func testKeepAliveCommentsResetTheIdleTimer() throws {
         // Comments every 0.2 s for 2.4 s with a 1 s idle limit (slack for a busy machine): the stream survives.
         let server = try MockHTTPServer()
