@@ -23,7 +23,8 @@ final class InFlightRequests: @unchecked Sendable {
     /// Entries not yet answered, kept as a count so that `ping` costs the same with 10,000 requests in flight.
     private var unanswered = 0
     private var nextSerial: UInt64 = 0
-    private var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+    private var emptyWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var expiredWaits: Set<UInt64> = []
 
     func begin(id: RequestID?, batch: Batch? = nil, collectsBatch: Bool = false) -> Token {
         lock.lock()
@@ -63,7 +64,7 @@ final class InFlightRequests: @unchecked Sendable {
     func end(_ token: Token) {
         lock.lock()
         if let entry = entries.removeValue(forKey: token), !entry.answered { unanswered -= 1 }
-        let waiters = entries.isEmpty ? emptyWaiters : []
+        let waiters = entries.isEmpty ? Array(emptyWaiters.values) : []
         if entries.isEmpty { emptyWaiters.removeAll() }
         lock.unlock()
         waiters.forEach { $0.resume() }
@@ -108,7 +109,7 @@ final class InFlightRequests: @unchecked Sendable {
         while others(than: keeping) > 0 {
             if Date() >= deadline || Task.isCancelled { return false }
             if keeping == nil {
-                await waitForEmpty(timeout: deadline.timeIntervalSinceNow)
+                await waitForEmpty(until: deadline)
             } else {
                 try? await Task.sleep(nanoseconds: 10_000_000)
             }
@@ -129,29 +130,39 @@ final class InFlightRequests: @unchecked Sendable {
         }
     }
 
-    private func waitForEmpty(timeout: Double) async {
+    /// Waits until nothing is in flight or `deadline` passes. Each wait has its own timer, which resumes that
+    /// wait alone, or marks it expired when it fires before the wait is registered.
+    private func waitForEmpty(until deadline: Date) async {
+        let wait = newWaitID()
         let timer = Task {
-            try? await Task.sleep(nanoseconds: Nanoseconds.from(seconds: timeout))
-            self.releaseEmptyWaiters()
+            try? await Task.sleep(nanoseconds: Nanoseconds.from(seconds: deadline.timeIntervalSinceNow))
+            self.expire(wait)
         }
         await withCheckedContinuation { continuation in
             lock.lock()
-            if entries.isEmpty {
+            if entries.isEmpty || expiredWaits.remove(wait) != nil {
                 lock.unlock()
                 continuation.resume()
             } else {
-                emptyWaiters.append(continuation)
+                emptyWaiters[wait] = continuation
                 lock.unlock()
             }
         }
         timer.cancel()
     }
 
-    private func releaseEmptyWaiters() {
+    private func newWaitID() -> UInt64 {
         lock.lock()
-        let waiters = emptyWaiters
-        emptyWaiters.removeAll()
+        defer { lock.unlock() }
+        nextSerial += 1
+        return nextSerial
+    }
+
+    private func expire(_ wait: UInt64) {
+        lock.lock()
+        let waiter = emptyWaiters.removeValue(forKey: wait)
+        if waiter == nil { expiredWaits.insert(wait) }
         lock.unlock()
-        waiters.forEach { $0.resume() }
+        waiter?.resume()
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 final class Lifecycle: @unchecked Sendable {
     private let lock = NSLock()
     private var shuttingDown = false
+    private var exiting = false
     private let exitProcess: @Sendable (Int32) -> Void
 
     init(exitProcess: @escaping @Sendable (Int32) -> Void = { exit($0) }) {
@@ -49,15 +50,15 @@ final class Lifecycle: @unchecked Sendable {
         markShuttingDown()
         worker.logger.info("\(reason): finishing \(worker.inFlight.count) request(s) in flight")
         if let exitWithin {
-            DispatchQueue.global().asyncAfter(deadline: .now() + exitWithin) { [exitProcess] in
+            DispatchQueue.global().asyncAfter(deadline: .now() + exitWithin) { [self] in
                 worker.logger.warn("\(reason): not everything was answered and written within \(exitWithin) s (is the client still reading?); exiting")
-                exitProcess(0)
+                exitOnce(0)
             }
         }
         Task {
             await drainForShutdown(worker, grace: grace, keeping: nil)
             await worker.writer.drain()
-            exitProcess(0)
+            exitOnce(0)
         }
     }
 
@@ -66,7 +67,7 @@ final class Lifecycle: @unchecked Sendable {
         Task {
             _ = await worker.inFlight.waitUntilOnly(nil, timeout: 5)
             await worker.writer.drain()
-            exitProcess(0)
+            exitOnce(0)
         }
     }
 
@@ -74,6 +75,16 @@ final class Lifecycle: @unchecked Sendable {
     func clientGone(_ worker: WorkerContext) {
         worker.logger.warn("stdout is closed (the client has gone): cancelling \(worker.inFlight.count) request(s) and exiting")
         worker.inFlight.cancelAll()
-        exitProcess(0)
+        exitOnce(0)
+    }
+
+    /// Several paths may decide to exit at the same moment (the end of input, a `shutdown` answer, a signal's
+    /// limit, a broken stdout): only the first calls `exit`, which is not safe to call twice at once.
+    private func exitOnce(_ code: Int32) {
+        lock.lock()
+        let first = !exiting
+        exiting = true
+        lock.unlock()
+        if first { exitProcess(code) }
     }
 }

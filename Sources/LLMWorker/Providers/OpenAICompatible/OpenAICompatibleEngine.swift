@@ -52,7 +52,9 @@ struct OpenAICompatibleEngine: LLMProvider {
         var streamOptions = await !streamOptionsMemory.rejects(base)
         var warning: String?
         let progress = StreamProgress()
-        try await withRetries(request.settings, progress: progress) { timeouts in
+        try await withRetries(request.settings, progress: progress) { attemptTimeouts in
+            var timeouts = attemptTimeouts
+            let attemptClock = RequestClock()
             while true {
                 let urlRequest = try builder.build(request, stream: true, streamOptions: streamOptions)
                 let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
@@ -89,6 +91,8 @@ struct OpenAICompatibleEngine: LLMProvider {
                 case .finished:
                     return
                 case .retryWithoutStreamOptions:
+                    // The same attempt goes on: what the refused request took comes out of its time budget.
+                    timeouts.total = max(0.001, attemptTimeouts.total - attemptClock.elapsedMs / 1000)
                     streamOptions = false
                     await streamOptionsMemory.remember(base)
                     warning = "The server rejected stream_options, so the stream was requested without it: usage may be missing."
