@@ -42,6 +42,8 @@ final class ExchangeWatchdog: @unchecked Sendable {
     private var lastActivity: UInt64
     private var drainingAfterEnd = false
     private var responseComplete = false
+    /// When the answer was last known complete: the drain limit counts from here, not from later keep-alives.
+    private var answerCompleteAt: UInt64 = 0
     private var timer: DispatchSourceTimer?
     private let timeouts: Timeouts
     private let streaming: Bool
@@ -126,13 +128,14 @@ final class ExchangeWatchdog: @unchecked Sendable {
         if changed { rearm() }
     }
 
-    /// The answer is complete (`[DONE]`); only the end of the body is still awaited, briefly.
+    /// The answer is complete (`[DONE]`, or a finish_reason and what came with or after it); only the end of the
+    /// body is still awaited, briefly. Called again when more of the answer (a usage chunk) arrives.
     func markAnswerComplete() {
         let now = DispatchTime.now().uptimeNanoseconds
         lock.lock()
         let changed = !drainingAfterEnd
         drainingAfterEnd = true
-        lastActivity = now
+        answerCompleteAt = now
         lock.unlock()
         if changed { rearm() }
     }
@@ -145,7 +148,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
         if responseComplete {
             // Nothing more can come from the server: only the whole-request budget is left.
         } else if drainingAfterEnd {
-            candidates.append((at(lastActivity, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))
+            candidates.append((at(answerCompleteAt, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))
         } else {
             if !connected {
                 candidates.append((at(start, timeouts.connect), ExchangeTimeout(phase: .connect, seconds: timeouts.connect)))

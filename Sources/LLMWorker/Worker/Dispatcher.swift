@@ -62,7 +62,7 @@ final class Dispatcher: Sendable {
             }
             worker.inFlight.end(token)
         }
-        worker.inFlight.attach(token, task: task)
+        attach(message, token, task)
     }
 
     /// Each request of a batch runs in its own registered task (so `cancel` reaches it); one collector task
@@ -92,7 +92,7 @@ final class Dispatcher: Sendable {
                     worker.inFlight.markAnswered(token)
                     return response
                 }
-                worker.inFlight.attach(token, task: task)
+                attach(message, token, task)
                 pending.append(task)
                 tokens.append(token)
             }
@@ -108,6 +108,12 @@ final class Dispatcher: Sendable {
             worker.inFlight.end(collectorToken)
         }
         worker.inFlight.attach(collectorToken, task: collector)
+    }
+
+    /// Makes the request reachable by `cancel`, except `shutdown`: once asked for, the shutdown goes on (cancelling
+    /// it would leave a worker that refuses every request and never exits), so a `cancel` of it answers false.
+    private func attach<Success>(_ message: IncomingMessage, _ token: InFlightRequests.Token, _ task: Task<Success, Never>) {
+        if message.method != ShutdownMethod.name { worker.inFlight.attach(token, task: task) }
     }
 
     /// A notification that could have no effect at all (`ping`, `rpc.discover`, an unknown method): dropped

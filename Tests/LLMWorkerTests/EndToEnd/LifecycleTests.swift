@@ -85,6 +85,25 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(try worker.waitForExit(), 0, "the worker exits without waiting out the 600 s grace")
     }
 
+    /// A `cancel` of the `shutdown` itself changes nothing: the shutdown goes on and the requests in flight
+    /// still finish (before, it cancelled every other request and answered at once).
+    func testCancellingTheShutdownChangesNothing() throws {
+        let worker = try startMockWorker()
+        try worker.send(RPC.request("chat", RPC.chatParams("first", mock: Self.paced), id: "work"))
+        try worker.send(RPC.request("shutdown", id: "bye"))
+        try worker.send(RPC.notification("cancel", ["id": "bye"]))
+        try worker.send(RPC.request("cancel", ["id": "bye"], id: "c"))
+        var seen: [String: JSON] = [:]
+        for _ in 0..<3 {
+            let message = try worker.nextMessage()
+            seen[message["id"]?.string ?? ""] = message
+        }
+        XCTAssertEqual(assertResult(seen["c"] ?? .null, id: "c"), ["cancelled": false])
+        XCTAssertEqual(assertResult(seen["work"] ?? .null, id: "work")["content"], "You said: first")
+        XCTAssertEqual(assertResult(seen["bye"] ?? .null, id: "bye"), ["ok": true])
+        XCTAssertEqual(try worker.waitForExit(), 0)
+    }
+
     func testDuringShutdownNewWorkIsRefusedButPingAndCancelWork() throws {
         let worker = try startMockWorker()
         try worker.send(RPC.request("chatStream", RPC.chatParams(mock: Self.stalled), id: "stuck"))

@@ -40,7 +40,9 @@ struct SSEChunkReader {
                     throw ProviderError(.invalidResponse, "The stream is larger than \(UpstreamCall.maxBodyBytes >> 20) MiB; it was stopped.", provider: provider.rawValue)
                 }
                 try parse(bytes, into: &chunks)
-                if done { watchdog.markAnswerComplete() }
+                // After [DONE], or once a finish_reason has come (only a usage chunk may still follow), the server
+                // gets a short drain limit to end the body, not the whole idle limit.
+                if done || (sawFinishReason && !chunks.isEmpty) { watchdog.markAnswerComplete() }
                 if chunks.contains(where: \.hasDelta) { watchdog.markDelta() }
                 if !chunks.isEmpty {
                     try await deliver(chunks)
@@ -51,9 +53,10 @@ struct SSEChunkReader {
             // The answer was complete; the server only kept the connection open after [DONE].
             _ = timeout
             return
-        } catch let timeout as ExchangeTimeout where sawFinishReason && timeout.phase == .idle {
-            // The answer was complete (finish_reason sent) but the server neither sent [DONE] nor ended the body:
-            // the client has heard the whole answer, so the silence after it ends the stream instead of failing it.
+        } catch let timeout as ExchangeTimeout where sawFinishReason {
+            // The answer was complete (finish_reason sent) but the server neither sent [DONE] nor ended the body
+            // (silent, or sending only keep-alive comments): the client has heard the whole answer, so this ends
+            // the stream instead of failing it.
             _ = timeout
         } catch let dropped as URLError where sawFinishReason && dropped.code != .cancelled {
             // The server closed the connection after the answer was complete (finish_reason sent) but without ending

@@ -106,6 +106,18 @@ final class TimeoutTests: XCTestCase {
         XCTAssertEqual(result["finish_reason"], "stop")
     }
 
+    /// finish_reason, then only keep-alive comments (never [DONE], never the end): the answer is complete, so the
+    /// worker answers after its short drain limit, not after idle_timeout_s or timeout_s (60 s, beyond the test's wait).
+    func testKeepAlivesAfterTheFinishReasonDoNotHoldTheAnswer() throws {
+        let server = try MockHTTPServer()
+        let actions: [MockAction] = [Wire.streamHead, .sse(Wire.content("All")), .sse(Wire.content(" done")), .sse(Wire.finish())]
+            + comments(300, every: 0.2) + [.stall]
+        server.enqueue(MockResponse(actions), path: Wire.path)
+        let worker = try startHTTPWorker(server, settings: ["idle_timeout_s": 30, "timeout_s": 60, "connect_timeout_s": 30])
+        let (_, reply) = try worker.stream(RPC.chatParams(), id: 1)
+        XCTAssertEqual(assertResult(reply, id: 1)["content"], "All done")
+    }
+
     func testKeepAliveCommentsResetTheIdleTimer() throws {
         // Comments every 0.2 s for 2.4 s with a 1 s idle limit (slack for a busy machine): the stream survives.
         let server = try MockHTTPServer()
