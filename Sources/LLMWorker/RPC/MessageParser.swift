@@ -54,8 +54,11 @@ enum MessageParser {
             do {
                 let parsed = try item(fromObject: line)
                 // The decoder reports a bad string only when that value is decoded, and the envelope decodes its
-                // fields leniently: a request found invalid may really be JSON that is not valid (a raw tab).
-                if case .invalid = parsed, let problem = syntaxProblem(in: line) { return .failure(.parseError(problem)) }
+                // fields leniently: a request found invalid, or one holding a raw control character or a surrogate
+                // escape anywhere (even in a member nobody reads), is checked as JSON text first.
+                var suspect = mayHideBadStrings(line)
+                if case .invalid = parsed { suspect = true }
+                if suspect, let problem = syntaxProblem(in: line) { return .failure(.parseError(problem)) }
                 return .single(parsed)
             } catch {
                 return .failure(.parseError(syntaxProblem(in: line) ?? "the line is not valid JSON"))
@@ -118,6 +121,26 @@ enum MessageParser {
             return .invalid(replyID, InvalidParams(field: "params", "must be an object of named params").rpcError)
         }
         return .message(IncomingMessage(id: envelope.hasID ? replyID : nil, method: method, params: params))
+    }
+
+    /// Whether `line` has a control character (tab and CR may only stand between tokens) or a `\u` escape of a
+    /// surrogate (`\uD800`–`\uDFFF`): the only faults lenient decoding can miss. One pass over the bytes, so the
+    /// full check runs only for the rare line that needs it.
+    static func mayHideBadStrings(_ line: Data) -> Bool {
+        line.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte < 0x20 { return true }
+                if byte == UInt8(ascii: "\\"), index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"),
+                   bytes[index + 2] | 0x20 == UInt8(ascii: "d") {
+                    return true
+                }
+                index += 1
+            }
+            return false
+        }
     }
 
     /// What makes `line` not JSON, said so that a person typing requests by hand can fix it; nil if it is JSON.

@@ -98,6 +98,9 @@ final class FramingTests: XCTestCase {
             #"{"jsonrpc":"2.0","id":3,"method":"configure","params":{"model":"a\#(tab)b"}}"#,
             #"{"jsonrpc":"2.0","id":4,"method":"chat","params":{"messages":[{"role":"user","content":"\ud800"}]}}"#,
             #"{"jsonrpc":"2.0","id":5,"method":"chat","params":{"messages":[{"role":"user","content":"a\#u{1}b"}]}}"#,
+            // In members nobody reads: still not JSON.
+            #"{"jsonrpc":"2.0","id":6,"method":"ping","x":"a\#(tab)b"}"#,
+            #"{"jsonrpc":"2.0","id":7,"method":"chat","params":{"messages":[{"role":"user","content":"hi"}],"foo":"\udc00"}}"#,
         ]
         for line in cases {
             try worker.send(line)
@@ -107,6 +110,12 @@ final class FramingTests: XCTestCase {
         assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: [#"\t"#])
         try worker.send("{")
         assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: ["one line"])
+        // A tab between tokens is whitespace, an escaped backslash before "udc00" is text, a surrogate pair is a character.
+        for line in [#"{"jsonrpc":"2.0",\#(tab)"id":8,"method":"ping"}"#, #"{"jsonrpc":"2.0","id":9,"method":"ping","x":"\\udc00"}"#,
+                     #"{"jsonrpc":"2.0","id":10,"method":"ping","x":"\ud83d\ude00"}"#] {
+            try worker.send(line)
+            XCTAssertEqual(try worker.nextMessage()["result"]?["ok"], true, line)
+        }
         // The model was not changed by the configure whose line was not JSON.
         XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "c"), id: "c")["model"], "mock-1")
     }
