@@ -89,6 +89,16 @@ public final class OutputWriter: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Bytes waiting to be written.
+    public var backlogBytes: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedBytes
+    }
+
+    /// The queue size at which a backlog counts as the client falling behind.
+    public var highWater: Int { highWaterBytes }
+
     /// Returns once everything queued so far has been written (or the reader is gone).
     public func drain() async {
         await withCheckedContinuation { continuation in

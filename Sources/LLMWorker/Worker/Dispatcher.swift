@@ -19,10 +19,29 @@ final class Dispatcher: Sendable {
     /// The names of the methods served, for the OpenRPC consistency test.
     var methodNames: [String] { methods.keys.sorted() }
 
+    /// Requests in progress beyond which no new line is read while the client is behind in reading answers,
+    /// and beyond which none is read at all: each holds its answer until the client takes it, so memory stays
+    /// bounded by these and the output queue.
+    static let maxInProgressWhileBehind = 256
+    static let maxInProgress = 1024
+
+    /// Back-pressure, on the reader thread before each line: no new work while the client is far behind in
+    /// reading the answers already made (the queue is over its limit), nor while it is falling behind (a quarter
+    /// of the limit) and many requests are still making answers that would all land in the queue, nor while an
+    /// extreme number of requests is in progress.
+    private func waitUntilTheClientKeepsUp() {
+        worker.writer.waitForRoom()
+        func overloaded() -> Bool {
+            let inProgress = worker.inFlight.unansweredCount
+            if inProgress >= Self.maxInProgress { return true }
+            return inProgress >= Self.maxInProgressWhileBehind && worker.writer.backlogBytes > worker.writer.highWater / 4
+        }
+        while overloaded() && !worker.writer.isReaderGone { usleep(1000) }
+    }
+
     /// Called on the reader thread for each input line, in order.
     func handle(line: Data) {
-        // Back-pressure: no new work while the client is far behind in reading the answers already made.
-        worker.writer.waitForRoom()
+        waitUntilTheClientKeepsUp()
         switch MessageParser.parse(line) {
         case .failure(let error):
             worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
@@ -36,6 +55,7 @@ final class Dispatcher: Sendable {
     }
 
     func handleOversizedLine(bytes: Int) {
+        waitUntilTheClientKeepsUp()
         worker.logger.warn("discarded an input line of \(bytes) bytes (limit \(worker.options.maxLineBytes))")
         let error = RPCError.invalidRequest("the line is \(bytes) bytes long, over the limit of \(worker.options.maxLineBytes) bytes (--max-line-bytes); it was discarded")
         worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))

@@ -166,6 +166,25 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(sent.wait(timeout: .now() + 60), .success)
     }
 
+    /// The same with requests whose answers are large (`rpc.discover`, 46 KB each): lines read before the output
+    /// queue filled up must not each add an answer without limit (a flood of them took the worker to 700 MB).
+    func testAFloodOfLargeAnswersWithoutReadingStaysBounded() throws {
+        let worker = try startWorker()
+        assertResult(try worker.call("rpc.discover", id: 0), id: 0)
+        let baseline = try XCTUnwrap(ProcessMemory.residentMiB(worker.pid))
+        worker.pauseStdout()
+        let flood = Array(String(repeating: RPC.request("rpc.discover", id: 1).text + "\n", count: 20_000).utf8)
+        Thread { try? worker.sendRaw(flood, timeout: 120) }.start()
+        var peak = baseline
+        for _ in 0..<60 {
+            Thread.sleep(forTimeInterval: 0.1)
+            peak = max(peak, ProcessMemory.residentMiB(worker.pid) ?? 0)
+        }
+        print("large-answer flood: worker RSS \(baseline) MiB before, peak \(peak) MiB while the client did not read")
+        XCTAssertLessThan(peak, baseline + 250, "memory stays bounded while the client does not read")
+        worker.resumeStdout()
+    }
+
     func testHundredMegabyteLineIsRefusedAndMemoryReturnsToBaseline() throws {
         let worker = try startMockWorker()
         try worker.assertAlive(id: "baseline")
