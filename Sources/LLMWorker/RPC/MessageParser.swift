@@ -13,6 +13,8 @@ enum MessageParser {
         case single(Item)
         case batch([Item])
         case failure(RPCError)
+        /// A line with nothing but a byte order mark and white space: ignored, like a blank line.
+        case blank
     }
 
     /// Just the envelope; params are left undecoded (only their JSON type is looked at).
@@ -50,6 +52,8 @@ enum MessageParser {
         // A byte order mark, as some Windows editors write, is not part of the message.
         let line = input.starts(with: [0xEF, 0xBB, 0xBF]) ? input.dropFirst(3) : input
         switch line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
+        case nil:
+            return .blank
         case UInt8(ascii: "{"):
             do {
                 let parsed = try item(fromObject: line)

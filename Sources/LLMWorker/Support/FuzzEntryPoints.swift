@@ -55,6 +55,8 @@ public enum FuzzEntryPoints {
         case .batch(let items):
             precondition(!items.isEmpty, "an empty batch parsed as a batch")
             items.forEach(answer)
+        case .blank:
+            precondition(line.allSatisfy { [0x20, 0x09, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }, "a line with content taken for blank")
         }
     }
 

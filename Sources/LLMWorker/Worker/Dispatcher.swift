@@ -51,6 +51,8 @@ final class Dispatcher: Sendable {
             start(message)
         case .batch(let items):
             startBatch(items)
+        case .blank:
+            break
         }
     }
 

@@ -140,6 +140,10 @@ final class FramingTests: XCTestCase {
         let worker = try startWorker()
         try worker.sendRaw([0xEF, 0xBB, 0xBF] + Array(ping1.utf8) + [0x0A])
         assertResult(try worker.nextMessage(), id: 1)
+        // A line of nothing but the mark (and white space) is a blank line: no output at all.
+        try worker.sendRaw([0xEF, 0xBB, 0xBF, 0x0A, 0xEF, 0xBB, 0xBF, 0x20, 0x09, 0x0A])
+        try worker.send(RPC.request("ping", id: 2))
+        assertResult(try worker.nextMessage(), id: 2)
     }
 
     /// RFC 8259 text is UTF-8: a line with invalid UTF-8 anywhere is not JSON, wherever the bad bytes are.
