@@ -93,11 +93,7 @@ final class LifecycleTests: XCTestCase {
         try worker.send(RPC.request("shutdown", id: "bye"))
         try worker.send(RPC.notification("cancel", ["id": "bye"]))
         try worker.send(RPC.request("cancel", ["id": "bye"], id: "c"))
-        var seen: [String: JSON] = [:]
-        for _ in 0..<3 {
-            let message = try worker.nextMessage()
-            seen[message["id"]?.string ?? ""] = message
-        }
+        let seen = try worker.nextResponsesByID(3)
         XCTAssertEqual(assertResult(seen["c"] ?? .null, id: "c"), ["cancelled": false])
         XCTAssertEqual(assertResult(seen["work"] ?? .null, id: "work")["content"], "You said: first")
         XCTAssertEqual(assertResult(seen["bye"] ?? .null, id: "bye"), ["ok": true])
@@ -114,11 +110,7 @@ final class LifecycleTests: XCTestCase {
         let ping = assertResult(try worker.call("ping", id: "p"), id: "p")
         XCTAssertEqual(ping["in_flight"], 2, "the stuck stream and the shutdown itself")
         try worker.send(RPC.request("cancel", ["id": "stuck"], id: "c"))
-        var seen: [String: JSON] = [:]
-        for _ in 0..<3 {
-            let message = try worker.nextMessage()
-            seen[message["id"]?.string ?? "?"] = message
-        }
+        let seen = try worker.nextResponsesByID(3)
         XCTAssertEqual(assertResult(seen["c"] ?? .null, id: "c"), ["cancelled": true])
         assertProviderError(seen["stuck"] ?? .null, id: "stuck", code: -32800, kind: "cancelled")
         XCTAssertEqual(assertResult(seen["bye"] ?? .null, id: "bye"), ["ok": true])

@@ -43,6 +43,16 @@ extension WorkerProcess {
         }
     }
 
+    /// The next `count` responses, keyed by their string id (responses come in any order, PROTOCOL.md 3.6).
+    func nextResponsesByID(_ count: Int, timeout: TimeInterval = defaultTimeout) throws -> [String: JSON] {
+        var seen: [String: JSON] = [:]
+        for _ in 0..<count {
+            let message = try nextMessage(timeout: timeout)
+            seen[message["id"]?.string ?? "?"] = message
+        }
+        return seen
+    }
+
     /// Reads lines until one is the response with `id`; returns it with the other lines read on the way.
     func readUntilResponse(id: JSON, timeout: TimeInterval = defaultTimeout) throws -> (response: JSON, others: [JSON]) {
         var others: [JSON] = []
