@@ -6,7 +6,13 @@ protocol RPCMethod: Sendable {
     associatedtype Result: Encodable & Sendable
 
     static var name: String { get }
+    /// Whether `cancel` reaches a call of this method (true unless the method says otherwise).
+    static var isCancellable: Bool { get }
     func handle(_ params: Params, call: CallContext) async throws -> Result
+}
+
+extension RPCMethod {
+    static var isCancellable: Bool { true }
 }
 
 /// What a method knows about the call it is answering.
@@ -27,10 +33,12 @@ struct NoParams: Decodable, Sendable {}
 /// A method with its types erased, so the dispatcher can hold all of them in one table.
 struct AnyRPCMethod: Sendable {
     let name: String
+    let isCancellable: Bool
     private let run: @Sendable (IncomingMessage, CallContext) async throws -> Data
 
     init<M: RPCMethod>(_ method: M) {
         name = M.name
+        isCancellable = M.isCancellable
         run = { message, call in
             let params = try message.decodeParams(M.Params.self)
             let result = try await method.handle(params, call: call)

@@ -132,10 +132,9 @@ final class Dispatcher: Sendable {
         worker.inFlight.attach(collectorToken, task: collector)
     }
 
-    /// Makes the request reachable by `cancel`, except `shutdown`: once asked for, the shutdown goes on (cancelling
-    /// it would leave a worker that refuses every request and never exits), so a `cancel` of it answers false.
+    /// Makes the request reachable by `cancel`, unless its method cannot be cancelled.
     private func attach<Success>(_ message: IncomingMessage, _ token: InFlightRequests.Token, _ task: Task<Success, Never>) {
-        if message.method != ShutdownMethod.name { worker.inFlight.attach(token, task: task) }
+        if methods[message.method]?.isCancellable ?? true { worker.inFlight.attach(token, task: task) }
     }
 
     /// A notification that could have no effect at all (`ping`, `rpc.discover`, an unknown method): dropped

@@ -1,5 +1,8 @@
 struct ShutdownMethod: RPCMethod {
     static let name = "shutdown"
+    /// Once asked for, the shutdown goes on: cancelling it would leave a worker that refuses every request and
+    /// never exits. A `cancel` naming it answers false.
+    static let isCancellable = false
 
     struct Result: Encodable, Sendable {
         let ok = true
