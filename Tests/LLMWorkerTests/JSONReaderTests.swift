@@ -36,11 +36,23 @@ final class JSONReaderTests: XCTestCase {
 
     func testScalarsAndWhitespace() {
         for text in ["0", "-0", "1", "-1", "1.5", "-1.5e-3", "1e2", "1E+2", "1.0", "2.5e1", "9223372036854775807",
-                     "-9223372036854775808", "9223372036854775808", "99999999999999999999", "1e400", "-1e400", "1e-400",
-                     "0.1", "123456789.123456789", "true", "false", "null", "\"\"", " \t\r\n1 \t\r\n", "[]", "{}",
+                     "-9223372036854775808", "9223372036854775808", "99999999999999999999", "1e400", "-1e400",
+                     "0.1", "0e-999", "1e-300", "123456789.123456789", "true", "false", "null", "\"\"", " \t\r\n1 \t\r\n", "[]", "{}",
                      "[ ]", "{ }", "[1,2,3]", "[[[]]]", #"{"a":{"b":{"c":[1,{"d":null}]}}}"#] {
             assertSameAsDecoder(text)
         }
+    }
+
+    /// Where it may be stricter than `JSONDecoder`: asked to, it refuses a non-zero number too small for a Double
+    /// like one too large, instead of reading it as 0.
+    func testUnderflowIsRefusedOnlyWhenAsked() throws {
+        for text in ["1e-400", "-2.5E-400", "[0.0001e-330]"] {
+            XCTAssertThrowsError(try JSONReader.parse(Data(text.utf8), refusingUnderflow: true), text) { error in
+                XCTAssertEqual((error as? JSONReader.Failure)?.message, "number out of range", text)
+            }
+            assertSameAsDecoder(text)
+        }
+        XCTAssertEqual(try JSONReader.parse(Data("0e-999".utf8), refusingUnderflow: true), .int(0))
     }
 
     func testStringsAndEscapes() {

@@ -8,7 +8,8 @@ import Foundation
 /// answer to any input is the same as before: RFC 8259 plus a leading UTF-8 BOM and trailing commas; strings
 /// must be valid UTF-8 without raw control characters or lone surrogate escapes; when a key repeats, its first
 /// value wins; numbers that are whole and fit in `Int64` are `.int` (also when written `1.0` or `1e2`), others
-/// `.double`; numbers beyond Double's range are refused. Nesting deeper than `maxDepth` is refused.
+/// `.double`; numbers beyond Double's range are refused (and, when asked, non-zero numbers too small for it,
+/// which `JSONDecoder` reads as 0). Nesting deeper than `maxDepth` is refused.
 enum JSONReader {
     struct Failure: Error, CustomStringConvertible {
         let message: String
@@ -18,12 +19,14 @@ enum JSONReader {
 
     static let maxDepth = 512
 
-    static func parse(_ data: Data) throws -> JSONValue {
-        try data.withUnsafeBytes { raw in try parse(raw.bindMemory(to: UInt8.self)) }
+    /// - Parameter refusingUnderflow: also refuse a non-zero number too small for a Double. The protocol input is
+    /// read this way (such an id could pass for 0); a server's answer is not (a tiny logprob must not fail a chunk).
+    static func parse(_ data: Data, refusingUnderflow: Bool = false) throws -> JSONValue {
+        try data.withUnsafeBytes { raw in try parse(raw.bindMemory(to: UInt8.self), refusingUnderflow: refusingUnderflow) }
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws -> JSONValue {
-        var parser = Parser(bytes: bytes)
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, refusingUnderflow: Bool = false) throws -> JSONValue {
+        var parser = Parser(bytes: bytes, refusingUnderflow: refusingUnderflow)
         if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { parser.index = 3 }
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -33,12 +36,14 @@ enum JSONReader {
 
     private struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
+        let refusingUnderflow: Bool
         var index = 0
         /// Scratch space for strings with escapes, reused across strings.
         var scratch: [UInt8] = []
 
-        init(bytes: UnsafeBufferPointer<UInt8>) {
+        init(bytes: UnsafeBufferPointer<UInt8>, refusingUnderflow: Bool) {
             self.bytes = bytes
+            self.refusingUnderflow = refusingUnderflow
         }
 
         func failure(_ message: String) -> Failure {
@@ -256,7 +261,8 @@ enum JSONReader {
             let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
             if integral, let value = Self.int64(text) { return .int(value) }
             // Like JSONDecoder, a number too large for a Double is refused rather than read as infinity.
-            guard let double = Double(String(decoding: text, as: UTF8.self)), double.isFinite else {
+            guard let double = Double(String(decoding: text, as: UTF8.self)), double.isFinite,
+                  double != 0 || !refusingUnderflow || !Self.hasNonZeroDigit(beforeExponentIn: text) else {
                 throw failure("number out of range")
             }
             if let whole = Int64(exactly: double) { return .int(whole) }
@@ -265,6 +271,16 @@ enum JSONReader {
 
         @inline(__always)
         func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+        /// Whether the significand of a number's text has a digit other than 0: then a value of zero is an
+        /// underflow (`1e-400`), refused like an overflow so that it cannot pass for a real 0.
+        static func hasNonZeroDigit(beforeExponentIn text: UnsafeBufferPointer<UInt8>) -> Bool {
+            for byte in text {
+                if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { return false }
+                if byte >= UInt8(ascii: "1") && byte <= UInt8(ascii: "9") { return true }
+            }
+            return false
+        }
 
         /// Decimal digits (optionally after '-') as Int64, or nil when they overflow it.
         static func int64(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {

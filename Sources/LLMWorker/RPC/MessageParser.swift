@@ -51,16 +51,20 @@ enum MessageParser {
         guard isUTF8 else { return .failure(.parseError("the line is not valid UTF-8")) }
         // A byte order mark, as some Windows editors write, is not part of the message.
         let line = input.starts(with: [0xEF, 0xBB, 0xBF]) ? input.dropFirst(3) : input
+        if line.starts(with: [0xEF, 0xBB, 0xBF]) {
+            return .failure(.parseError("the line starts with two byte order marks; only one, at the very start, is ignored"))
+        }
         switch line.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
         case nil:
             return .blank
         case UInt8(ascii: "{"):
             do {
                 let parsed = try item(fromObject: line)
-                // The decoder reports a bad string only when that value is decoded, and the envelope decodes its
-                // fields leniently: a request found invalid, or one holding a raw control character or a surrogate
-                // escape anywhere (even in a member nobody reads), is checked as JSON text first.
-                var suspect = mayHideBadStrings(line)
+                // The decoder reports a bad string only when that value is decoded, the envelope decodes its
+                // fields leniently, and the decoder reads an underflowing number as 0: a request found invalid, or
+                // one holding a raw control character, a surrogate escape or a large negative exponent anywhere
+                // (even in a member nobody reads), is checked as JSON text first.
+                var suspect = mayHideFaults(line)
                 if case .invalid = parsed { suspect = true }
                 if suspect, let problem = syntaxProblem(in: line) { return .failure(.parseError(problem)) }
                 return .single(parsed)
@@ -127,10 +131,11 @@ enum MessageParser {
         return .message(IncomingMessage(id: envelope.hasID ? replyID : nil, method: method, params: params))
     }
 
-    /// Whether `line` has a control character (tab and CR may only stand between tokens) or a `\u` escape of a
-    /// surrogate (`\uD800`–`\uDFFF`): the only faults lenient decoding can miss. One pass over the bytes, so the
-    /// full check runs only for the rare line that needs it.
-    static func mayHideBadStrings(_ line: Data) -> Bool {
+    /// Whether `line` has a control character (tab and CR may only stand between tokens), a `\u` escape of a
+    /// surrogate (`\uD800`–`\uDFFF`) or an exponent of -100 or below (a number that may underflow to 0): the only
+    /// faults lenient decoding can miss. One pass over the bytes, so the full check runs only for the rare line
+    /// that needs it.
+    static func mayHideFaults(_ line: Data) -> Bool {
         line.withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             var index = 0
@@ -139,6 +144,10 @@ enum MessageParser {
                 if byte < 0x20 { return true }
                 if byte == UInt8(ascii: "\\"), index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"),
                    bytes[index + 2] | 0x20 == UInt8(ascii: "d") {
+                    return true
+                }
+                if byte | 0x20 == UInt8(ascii: "e"), index + 4 < bytes.count, bytes[index + 1] == UInt8(ascii: "-"),
+                   (bytes[index + 2...index + 4]).allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) {
                     return true
                 }
                 index += 1
@@ -150,7 +159,7 @@ enum MessageParser {
     /// What makes `line` not JSON, said so that a person typing requests by hand can fix it; nil if it is JSON.
     static func syntaxProblem(in line: Data) -> String? {
         do {
-            _ = try JSONReader.parse(line)
+            _ = try JSONReader.parse(line, refusingUnderflow: true)
             return nil
         } catch let failure as JSONReader.Failure {
             var text = "the line is not valid JSON: \(failure)"

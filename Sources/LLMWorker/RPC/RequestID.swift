@@ -16,7 +16,8 @@ public enum RequestID: Sendable, Hashable, CustomStringConvertible {
     init?(numberSpelling text: String) {
         let looksIntegral = !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
         if looksIntegral, let value = Int64(text) {
-            self = .int(value)
+            // `-0` reads as 0 but must come back as the client spelled it.
+            self = value == 0 && text.hasPrefix("-") ? .number(text) : .int(value)
         } else if let value = Double(text), value.isFinite {
             self = !looksIntegral && value.rounded() != value ? .double(value) : .number(text)
         } else {

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Cuts the protocol input into lines, with no I/O of its own (`LineReader` feeds it from stdin; the fuzzer
-/// and the tests feed it bytes directly). `\n` ends a line, a `\r` before it is dropped, blank lines are
-/// skipped. A line longer than `maxLineBytes` is never held in memory: its bytes are discarded up to the
-/// next newline and reported once as `.oversized`.
+/// and the tests feed it bytes directly). `\n` ends a line, a `\r` before it is dropped (and not counted
+/// against the limit), blank lines are skipped. A line longer than `maxLineBytes` is never held in memory:
+/// its bytes are discarded up to the next newline and reported once as `.oversized`.
 public struct LineFramer: Sendable {
     private let maxLineBytes: Int
     private var pending: [UInt8] = []
@@ -23,7 +23,7 @@ public struct LineFramer: Sendable {
             guard let found = memchr(rest.baseAddress!, 0x0A, rest.count) else {
                 if discarding {
                     discardedBytes += rest.count
-                } else if pending.count + rest.count > maxLineBytes {
+                } else if pending.count + rest.count > maxLineBytes + 1 {
                     discarding = true
                     discardedBytes = pending.count + rest.count
                     pending = []
@@ -33,10 +33,11 @@ public struct LineFramer: Sendable {
                 break
             }
             let length = UnsafeRawPointer(found) - UnsafeRawPointer(rest.baseAddress!)
+            let endsWithCR = length > 0 ? rest[length - 1] == 0x0D : pending.last == 0x0D
             if discarding {
                 handle(.oversized(bytes: discardedBytes + length))
                 discarding = false
-            } else if pending.count + length > maxLineBytes {
+            } else if pending.count + length - (endsWithCR ? 1 : 0) > maxLineBytes {
                 handle(.oversized(bytes: pending.count + length))
                 pending = []
             } else {
@@ -53,6 +54,8 @@ public struct LineFramer: Sendable {
     public mutating func finish(_ handle: (LineReader.Event) -> Void) {
         if discarding {
             handle(.oversized(bytes: discardedBytes))
+        } else if pending.count - (pending.last == 0x0D ? 1 : 0) > maxLineBytes {
+            handle(.oversized(bytes: pending.count))
         } else if !pending.isEmpty {
             emit(pending, handle)
         }

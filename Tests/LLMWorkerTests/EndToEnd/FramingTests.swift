@@ -146,6 +146,15 @@ final class FramingTests: XCTestCase {
         assertResult(try worker.nextMessage(), id: 2)
     }
 
+    /// Only one mark is a leniency: a second one makes the line something that is not JSON.
+    func testTwoByteOrderMarksAreAParseError() throws {
+        let worker = try startWorker()
+        try worker.sendRaw([0xEF, 0xBB, 0xBF, 0xEF, 0xBB, 0xBF] + Array(ping1.utf8) + [0x0A])
+        assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: ["byte order mark"])
+        try worker.send(RPC.request("ping", id: 2))
+        assertResult(try worker.nextMessage(), id: 2)
+    }
+
     /// RFC 8259 text is UTF-8: a line with invalid UTF-8 anywhere is not JSON, wherever the bad bytes are.
     func testInvalidUTF8IsAParseError() throws {
         let worker = try startMockWorker()

@@ -74,6 +74,13 @@ final class InvalidParamsTests: XCTestCase {
             (["messages": [user], "extra": ["mock": ["chunk_chars": -1]]], "extra.mock.chunk_chars"),
             (["messages": [user], "extra": ["mock": ["error": ["kind": "nope"]]]], "extra.mock.error.kind"),
             (["messages": [user], "extra": ["mock": ["bogus": 1]]], "extra.mock.bogus"),
+            (["messages": [user], "extra": ["mock": ["error": ["kind": "auth", "status": 12_345_678_901_234_567_890.0]]]], "extra.mock.error.status"),
+            (["messages": [user], "extra": ["mock": ["error": ["kind": "auth", "status": 42]]]], "extra.mock.error.status"),
+            (["messages": [user], "extra": ["mock": ["error": ["kind": "auth", "status": "500"]]]], "extra.mock.error.status"),
+            (["messages": [user], "extra": ["mock": ["error": ["kind": "auth", "after_deltas": -1]]]], "extra.mock.error.after_deltas"),
+            (["messages": [user], "extra": ["mock": ["error": ["kind": "auth", "message": 5]]]], "extra.mock.error.message"),
+            (["messages": [user], "extra": ["mock": ["usage": ["prompt_tokens": 9_223_372_036_854_775_807]]]], "extra.mock.usage.prompt_tokens"),
+            (["messages": [user], "extra": ["mock": ["tool_calls": [["name": "f", "id": 7]]]]], "extra.mock.tool_calls[0].id"),
         ]
         for method in ["chat", "chatStream"] {
             for (params, field) in cases {

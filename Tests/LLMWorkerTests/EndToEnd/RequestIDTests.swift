@@ -57,6 +57,22 @@ final class RequestIDTests: XCTestCase {
         }
     }
 
+    /// `-0` is the same id as `0` but comes back spelled `-0`; numbers out of Double's range either way are parse
+    /// errors, as an id or anywhere else, so `1e-400` can never pass for id 0.
+    func testNegativeZeroAndNumbersOutOfRange() throws {
+        let worker = try startWorker()
+        try worker.send(#"{"jsonrpc":"2.0","id":-0,"method":"ping"}"#)
+        let line = try worker.nextLine()
+        XCTAssertTrue(line.hasPrefix(#"{"jsonrpc":"2.0","id":-0,"#), line)
+        for text in [#"{"jsonrpc":"2.0","id":1e400,"method":"ping"}"#, #"{"jsonrpc":"2.0","id":1e-400,"method":"ping"}"#,
+                     #"{"jsonrpc":"2.0","id":3,"method":"ping","params":{"x":-2.5E-400}}"#] {
+            try worker.send(text)
+            assertError(try worker.nextMessage(), id: nil, code: -32700, data: RPC.parseErrorData, mentioning: ["number out of range"])
+        }
+        try worker.send(#"{"jsonrpc":"2.0","id":4,"method":"ping","params":{"x":0e-999,"y":1e-300}}"#)
+        assertResult(try worker.nextMessage(), id: 4)
+    }
+
     func testIDsAreEchoedInErrors() throws {
         let worker = try startWorker()
         for id in Self.ids {

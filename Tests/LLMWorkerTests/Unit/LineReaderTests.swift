@@ -104,6 +104,18 @@ final class LineReaderTests: XCTestCase {
         XCTAssertEqual(try read(bytes(exact + "\n").chunked(7), maxLineBytes: 1024), [.line(exact), .end])
     }
 
+    /// The `\r` of a `\r\n` ending is not part of the line, so it does not count against the limit.
+    func testCarriageReturnOfTheLineEndDoesNotCountAgainstTheLimit() throws {
+        let exact = String(repeating: "y", count: 1024)
+        XCTAssertEqual(try read([bytes(exact + "\r\n" + exact + "z\r\n")], maxLineBytes: 1024),
+                       [.line(exact), .oversized(1026), .end])
+        XCTAssertEqual(try read(bytes(exact + "\r\n" + exact + "\r").chunked(5), maxLineBytes: 1024),
+                       [.line(exact), .line(exact), .end], "split anywhere, and at the end of input")
+        XCTAssertEqual(try read([bytes(exact + "\r"), bytes("\n")], maxLineBytes: 1024), [.line(exact), .end])
+        XCTAssertEqual(try read([bytes(exact + "\rz\n")], maxLineBytes: 1024), [.oversized(1026), .end],
+                       "a carriage return inside the line counts")
+    }
+
     func testLargeLineInManyReads() throws {
         let big = String(repeating: "0123456789", count: 300_000)
         let events = try read(bytes(big + "\nend\n").chunked(70_000), maxLineBytes: 8 << 20)

@@ -46,8 +46,10 @@ struct MockScript: Sendable {
         case "error": error = try Self.error(value, field)
         case "usage":
             guard let object = value.objectValue else { throw InvalidParams(field: field, "must be an object") }
-            usage = Usage(promptTokens: try Self.count(object["prompt_tokens"] ?? .int(0), "\(field).prompt_tokens"),
-                          completionTokens: try Self.count(object["completion_tokens"] ?? .int(0), "\(field).completion_tokens"))
+            // Bounded so that the total the result reports cannot overflow.
+            let limit = 1 << 40
+            usage = Usage(promptTokens: try Self.count(object["prompt_tokens"] ?? .int(0), "\(field).prompt_tokens", max: limit),
+                          completionTokens: try Self.count(object["completion_tokens"] ?? .int(0), "\(field).completion_tokens", max: limit))
         default:
             throw InvalidParams(field: field, "is not a mock setting (text, reasoning, tool_calls, chunk_chars, delay_ms, first_token_delay_ms, error, finish_reason, usage)")
         }
@@ -58,11 +60,16 @@ struct MockScript: Sendable {
         return text
     }
 
-    private static func count(_ value: JSONValue, _ field: String) throws(InvalidParams) -> Int {
-        guard let number = value.intValue, number >= 0 else {
-            throw InvalidParams(field: field, "must be a non-negative integer")
+    private static func count(_ value: JSONValue, _ field: String, max: Int = Int(Int32.max)) throws(InvalidParams) -> Int {
+        guard let number = value.intValue, number >= 0, number <= max else {
+            throw InvalidParams(field: field, "must be an integer from 0 to \(max)")
         }
         return number
+    }
+
+    private static func optionalString(_ value: JSONValue?, _ field: String) throws(InvalidParams) -> String? {
+        guard let value, value != .null else { return nil }
+        return try string(value, field)
     }
 
     private static func milliseconds(_ value: JSONValue, _ field: String) throws(InvalidParams) -> Double {
@@ -87,7 +94,7 @@ struct MockScript: Sendable {
                 let data = (try? OutgoingMessage.encoder().encode(other)) ?? Data("{}".utf8)
                 arguments = String(decoding: data, as: UTF8.self)
             }
-            calls.append(ScriptedToolCall(id: item["id"]?.stringValue, name: name, arguments: arguments))
+            calls.append(ScriptedToolCall(id: try optionalString(item["id"], "\(field)[\(index)].id"), name: name, arguments: arguments))
         }
         return calls
     }
@@ -99,7 +106,14 @@ struct MockScript: Sendable {
         guard let kind = ErrorKind(rawValue: kindName) else {
             throw InvalidParams(field: "\(field).kind", "'\(kindName)' is not an error kind")
         }
-        return ScriptedError(kind: kind, message: value["message"]?.stringValue, status: value["status"]?.intValue,
-                             afterDeltas: value["after_deltas"]?.intValue ?? 0)
+        var status: Int?
+        if let statusValue = value["status"], statusValue != .null {
+            guard let code = statusValue.intValue, (100...599).contains(code) else {
+                throw InvalidParams(field: "\(field).status", "must be an HTTP status code from 100 to 599")
+            }
+            status = code
+        }
+        return ScriptedError(kind: kind, message: try optionalString(value["message"], "\(field).message"), status: status,
+                             afterDeltas: try count(value["after_deltas"] ?? .int(0), "\(field).after_deltas"))
     }
 }
