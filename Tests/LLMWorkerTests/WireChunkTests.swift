@@ -20,6 +20,19 @@ final class WireChunkTests: XCTestCase {
         XCTAssertNil(try chunk(#"{"choices":[{"delta":{"content":null},"finish_reason":""}]}"#).finishReason)
     }
 
+    /// The answer is the choice with index 0 wherever it stands; other choices are ignored, with a warning.
+    func testTheChoiceWithIndexZeroIsTheAnswer() throws {
+        let several = try chunk(#"{"choices":[{"index":1,"delta":{"content":"other"},"finish_reason":"length"},{"index":0,"delta":{"content":"mine"}}]}"#)
+        XCTAssertEqual(several.content, "mine")
+        XCTAssertNil(several.finishReason, "the finish_reason of choice 1 is not the answer's")
+        XCTAssertEqual(several.warnings, ["The server sent more than one choice; only the choice with index 0 is used."])
+        let onlyOther = try chunk(#"{"choices":[{"index":2,"delta":{"content":"other"}}]}"#)
+        XCTAssertNil(onlyOther.content)
+        XCTAssertEqual(onlyOther.warnings.count, 1)
+        XCTAssertEqual(try chunk(#"{"choices":[{"delta":{"content":"no index"}}]}"#).content, "no index")
+        XCTAssertEqual(try chunk(#"{"choices":[{"index":0,"delta":{"content":"one"}}]}"#).warnings, [])
+    }
+
     func testNonStreamedMessage() throws {
         let answer = try chunk(#"{"choices":[{"message":{"content":"Whole"},"finish_reason":"stop"}],"provider":"Groq"}"#)
         XCTAssertEqual(answer.content, "Whole")

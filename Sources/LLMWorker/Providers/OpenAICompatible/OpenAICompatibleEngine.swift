@@ -137,14 +137,14 @@ struct OpenAICompatibleEngine: LLMProvider {
         UpstreamErrorMapper.map(status: head.status, headers: head.headers, body: body, dialect: flavor.dialect, provider: flavor.kind)
     }
 
-    /// A 2xx answer → its chunk. A body that is not a completion (not JSON, not UTF-8, no choices) is
+    /// A 2xx answer → its chunk. A body that is not a completion (not JSON, not UTF-8, no choice 0) is
     /// `invalid_response` with the HTTP status and the body's first bytes in `upstream_message`, as the error mapper quotes them.
     private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
         guard SSEChunkReader.isValidUTF8(body), let wire = try? WireChunk(parsing: body) else { throw mapStatus(head, body) }
         if wire.mayCarryError, let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: flavor.dialect, provider: flavor.kind) {
             throw AnswerError(error: error)
         }
-        guard !wire.choices.isEmpty else { throw mapStatus(head, body) }
+        guard wire.answer != nil else { throw mapStatus(head, body) }
         return wire.completionChunk
     }
 

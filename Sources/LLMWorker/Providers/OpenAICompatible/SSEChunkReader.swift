@@ -123,7 +123,7 @@ struct SSEChunkReader {
                 throw MidStreamError(chunksBefore: chunks, error: error)
             }
         }
-        if wire.choices.contains(where: { $0.finishReason != nil }) { sawFinishReason = true }
+        if wire.answer?.finishReason != nil { sawFinishReason = true }
         chunks.append(wire.completionChunk)
     }
 }

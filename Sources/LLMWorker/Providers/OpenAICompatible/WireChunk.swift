@@ -50,11 +50,18 @@ struct WireChunk {
                      cost: object["cost"]?.doubleValue)
     }
 
-    /// The first choice as a `CompletionChunk` (`n` is never above 1 here).
+    /// The answer is choice 0: the worker never asks for more (`n`), but a server may send several, in any order.
+    /// A choice without an index counts as 0 (some servers leave it out when there is only one).
+    var answer: WireChoice? { choices.first { ($0.index ?? 0) == 0 } }
+
+    /// Choice 0 as a `CompletionChunk`, with a warning when other choices were ignored.
     var completionChunk: CompletionChunk {
         var chunk = CompletionChunk(model: model, upstreamProvider: provider)
         chunk.usage = usage
-        if let choice = choices.first {
+        if choices.contains(where: { ($0.index ?? 0) != 0 }) {
+            chunk.warnings.append("The server sent more than one choice; only the choice with index 0 is used.")
+        }
+        if let choice = answer {
             let message = choice.delta ?? choice.message
             chunk.content = message?.content
             chunk.reasoning = message?.reasoning
@@ -66,11 +73,13 @@ struct WireChunk {
 }
 
 struct WireChoice {
+    var index: Int?
     var delta: WireMessage?
     var message: WireMessage?
     var finishReason: String?
 
     init(_ object: [String: JSONValue]) {
+        if case .int(let value)? = object["index"] { index = Int(exactly: value) }
         delta = object["delta"]?.objectValue.map(WireMessage.init)
         message = object["message"]?.objectValue.map(WireMessage.init)
         // LocalAI sends "" where others send null.

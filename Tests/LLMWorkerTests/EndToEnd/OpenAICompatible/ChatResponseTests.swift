@@ -37,6 +37,35 @@ final class ChatResponseTests: XCTestCase {
         }
     }
 
+    /// A server that sends several choices (one ignoring `n`, or listing them out of order): the answer is the
+    /// choice with index 0, in `chat` and in `chatStream`, and a warning says the others were ignored.
+    func testTheChoiceWithIndexZeroIsTheAnswerWhereverItStands() throws {
+        let server = try MockHTTPServer()
+        let worker = try startUpstreamWorker(server)
+        server.enqueue(.jsonText(#"{"id":"x","object":"chat.completion","model":"m","choices":[{"index":1,"finish_reason":"length","message":{"role":"assistant","content":"Not this"}},{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"This one"}}]}"#))
+        let result = assertResult(try worker.call("chat", hello, id: 1), id: 1)
+        XCTAssertEqual(result["content"], "This one")
+        XCTAssertEqual(result["finish_reason"], "stop")
+        XCTAssertEqual(result["warnings"], ["The server sent more than one choice; only the choice with index 0 is used."])
+
+        server.enqueue(.sseStream(events: [
+            #"{"choices":[{"index":1,"delta":{"content":"Other "}}]}"#,
+            #"{"choices":[{"index":0,"delta":{"content":"Mine "}}]}"#,
+            #"{"choices":[{"index":1,"delta":{},"finish_reason":"stop"}]}"#,
+            #"{"choices":[{"index":0,"delta":{"content":"too"}}]}"#,
+            #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        ]))
+        let (deltas, response) = try worker.stream(hello, id: 2)
+        let streamed = assertResult(response, id: 2)
+        XCTAssertEqual(streamed["content"], "Mine too")
+        XCTAssertEqual(deltas.compactMap { $0["params"]?["content"]?.string }.joined(), "Mine too")
+        XCTAssertEqual(streamed["finish_reason"], "stop")
+        XCTAssertEqual(streamed["warnings"], ["The server sent more than one choice; only the choice with index 0 is used."])
+
+        server.enqueue(.jsonText(#"{"id":"x","object":"chat.completion","model":"m","choices":[{"index":1,"finish_reason":"stop","message":{"role":"assistant","content":"Only other"}}]}"#))
+        assertProviderError(try worker.call("chat", hello, id: 3), id: 3, code: -32007, kind: "invalid_response")
+    }
+
     /// Arguments as an object, as a double-encoded string, empty, null, invalid JSON and a JSON array.
     func testToolCallArgumentsInEveryFormAServerSends() throws {
         let server = try MockHTTPServer()
