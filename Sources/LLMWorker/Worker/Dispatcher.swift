@@ -64,9 +64,8 @@ final class Dispatcher: Sendable {
     }
 
     private func start(_ message: IncomingMessage) {
-        if message.id == nil && message.method == CancelMethod.name {
-            // A cancel notification acts at once, on this thread, without waiting for a task to be scheduled.
-            cancelNow(message)
+        if message.method == CancelMethod.name {
+            if let response = cancelNow(message) { worker.writer.sendNow(response) }
             return
         }
         if message.method == ConfigureMethod.name {
@@ -98,8 +97,8 @@ final class Dispatcher: Sendable {
             case .invalid(let id, let error):
                 let failure = OutgoingMessage.failure(id: id, error: error)
                 pending.append(Task { failure })
-            case .message(let message) where message.id == nil && message.method == CancelMethod.name:
-                cancelNow(message)
+            case .message(let message) where message.method == CancelMethod.name:
+                if let response = cancelNow(message) { pending.append(Task { response }) }
             case .message(let message) where message.method == ConfigureMethod.name:
                 let response = configureNow(message)
                 pending.append(Task { response })
@@ -143,10 +142,18 @@ final class Dispatcher: Sendable {
         message.id == nil && (message.method == PingMethod.name || message.method == DiscoverMethod.name || methods[message.method] == nil)
     }
 
-    private func cancelNow(_ message: IncomingMessage) {
-        if let params = try? message.decodeParams(CancelMethod.Params.self) {
-            worker.inFlight.cancel(id: params.id)
+    /// `cancel` acts here, on the reader thread, as its line is read: it reaches the requests read before it and
+    /// still in progress, never one read after it (a task scheduled late would see those), never itself.
+    private func cancelNow(_ message: IncomingMessage) -> Data? {
+        let response: Data
+        do {
+            let params = try message.decodeParams(CancelMethod.Params.self)
+            let result = CancelMethod.Result(cancelled: worker.inFlight.cancel(id: params.id))
+            response = OutgoingMessage.response(id: message.id ?? .null, result: result)
+        } catch {
+            response = failure(message, rpcError(for: error))
         }
+        return message.id == nil ? nil : response
     }
 
     /// `configure` is applied here, on the reader thread, so the requests after it see it and those before do not.

@@ -1,3 +1,5 @@
+/// Served on the reader thread by the dispatcher (see `Dispatcher.cancelNow`), so that it applies to exactly the
+/// requests read before it; `handle` gives the same answer for a call made any other way.
 struct CancelMethod: RPCMethod {
     static let name = "cancel"
 
