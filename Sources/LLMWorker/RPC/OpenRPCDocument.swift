@@ -6,6 +6,6 @@ enum OpenRPCDocument {
         try parsed.get()
     }
 
-    /// Parsed once: `rpc.discover` is answered without decoding 46 KB of JSON each time.
+    /// Parsed once: `rpc.discover` is answered without decoding the whole document each time.
     private static let parsed = Result { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
 }
