@@ -31,15 +31,19 @@ public final class OutputWriter: @unchecked Sendable {
     private let fd: Int32
     private let highWaterBytes: Int
     private let onBroken: @Sendable () -> Void
+    /// Told after every write (the stdin reader may be waiting for the backlog to shrink).
+    private let progress: ProgressSignal?
     /// Only a pipe gives the guarantee that makes writing in place safe (see the type's comment).
     private let writesInPlace: Bool
     /// PIPE_BUF: the most a write into a non-full pipe is sure to take without waiting.
     private static let inPlaceLimit = 4096
 
     /// - Parameter onBroken: called once, from whichever thread found out, when the reader has gone (EPIPE).
-    public init(fd: Int32, highWaterBytes: Int = 4 << 20, onBroken: @escaping @Sendable () -> Void) {
+    public init(fd: Int32, highWaterBytes: Int = 4 << 20, progress: ProgressSignal? = nil,
+                onBroken: @escaping @Sendable () -> Void) {
         self.fd = fd
         self.highWaterBytes = highWaterBytes
+        self.progress = progress
         self.onBroken = onBroken
         var status = stat()
         writesInPlace = fstat(fd, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO
@@ -191,6 +195,7 @@ public final class OutputWriter: @unchecked Sendable {
 
         senders.forEach { $0.resume() }
         drained.forEach { $0.resume() }
+        progress?.signal()
         if reportBroken { onBroken() }
     }
 

@@ -36,7 +36,15 @@ final class Dispatcher: Sendable {
             if inProgress >= Self.maxInProgress { return true }
             return inProgress >= Self.maxInProgressWhileBehind && worker.writer.backlogBytes > worker.writer.highWater / 4
         }
-        while overloaded() && !worker.writer.isReaderGone { usleep(1000) }
+        while true {
+            let ticket = worker.progress.ticket()
+            guard overloaded() && !worker.writer.isReaderGone else {
+                worker.progress.cancel(ticket)
+                return
+            }
+            // Woken by an answer, an end or a write; the time limit only bounds how late a client that has gone is noticed.
+            worker.progress.wait(ticket, timeout: 0.25)
+        }
     }
 
     /// Called on the reader thread for each input line, in order.

@@ -19,6 +19,12 @@ final class InFlightRequests: @unchecked Sendable {
     }
 
     private let lock = NSLock()
+    /// Told whenever fewer requests are unanswered or in progress (the reader may be waiting for that).
+    private let progress: ProgressSignal
+
+    init(progress: ProgressSignal = ProgressSignal()) {
+        self.progress = progress
+    }
     private var entries: [Token: Entry] = [:]
     /// Entries not yet answered, kept as a count so that `ping` costs the same with 10,000 requests in flight.
     private var unanswered = 0
@@ -59,11 +65,13 @@ final class InFlightRequests: @unchecked Sendable {
         entries[token]?.answered = true
         entries[token]?.cancel = nil
         unanswered -= 1
+        progress.signal()
     }
 
     func end(_ token: Token) {
         lock.lock()
         if let entry = entries.removeValue(forKey: token), !entry.answered { unanswered -= 1 }
+        progress.signal()
         let waiters = entries.isEmpty ? Array(emptyWaiters.values) : []
         if entries.isEmpty { emptyWaiters.removeAll() }
         lock.unlock()

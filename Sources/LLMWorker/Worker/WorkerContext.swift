@@ -5,7 +5,9 @@ final class WorkerContext: Sendable {
     let writer: OutputWriter
     let configuration: ConfigurationStore
     let providers: ProviderRegistry
-    let inFlight = InFlightRequests()
+    let inFlight: InFlightRequests
+    /// Wakes the stdin reader when it waits under back-pressure (see `Dispatcher.waitUntilTheClientKeepsUp`).
+    let progress: ProgressSignal
     let modelCache: ModelListCache
     let probeMemory = ProbeMemory()
     let logger: Logger
@@ -13,9 +15,11 @@ final class WorkerContext: Sendable {
     let lifecycle: Lifecycle
     let options: WorkerOptions
 
-    init(writer: OutputWriter, configuration: ConfigurationStore, providers: ProviderRegistry, logger: Logger,
-         redactor: Redactor, lifecycle: Lifecycle, options: WorkerOptions) {
+    init(writer: OutputWriter, progress: ProgressSignal = ProgressSignal(), configuration: ConfigurationStore, providers: ProviderRegistry,
+         logger: Logger, redactor: Redactor, lifecycle: Lifecycle, options: WorkerOptions) {
         self.writer = writer
+        self.progress = progress
+        inFlight = InFlightRequests(progress: progress)
         self.configuration = configuration
         self.providers = providers
         self.logger = logger

@@ -32,11 +32,12 @@ public enum WorkerMain {
         let logger = Logger(level: options.logLevel, redactor: redactor)
         let lifecycle = Lifecycle()
         let box = ContextBox()
-        let writer = OutputWriter(fd: protocolFD) {
+        let progress = ProgressSignal()
+        let writer = OutputWriter(fd: protocolFD, progress: progress) {
             if let worker = box.worker { lifecycle.clientGone(worker) } else { exit(0) }
         }
         let worker = WorkerContext(
-            writer: writer, configuration: ConfigurationStore(environment: environment),
+            writer: writer, progress: progress, configuration: ConfigurationStore(environment: environment),
             providers: ProviderRegistry.standard(logger: logger), logger: logger, redactor: redactor,
             lifecycle: lifecycle, options: options)
         box.worker = worker
