@@ -73,6 +73,12 @@ struct ToolCallAssembler: Sendable {
         return (result, warnings)
     }
 
+    /// Arguments given as a JSON value (a server's object, the mock's script) → the text tool calls carry: compact
+    /// JSON with sorted keys, as every answer is written.
+    static func argumentsText(_ value: JSONValue) -> String {
+        String(decoding: (try? OutgoingMessage.encoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
     /// Arguments text → object. Empty means no arguments; a JSON string holding an object (double-encoded) is unwrapped.
     static func parseArguments(_ raw: String) -> ([String: JSONValue], String?) {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
