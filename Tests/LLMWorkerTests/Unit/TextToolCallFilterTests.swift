@@ -57,6 +57,7 @@ final class TextToolCallFilterTests: XCTestCase {
              [oslo, Call(name: "get_time", arguments: "{}")]),
             ("\n {\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\"}}\n", "", [oslo]),
             ("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\"}}\nIt is sunny.", "\nIt is sunny.", [oslo]),
+            (#"[{"name": "get_weather", "arguments": {"city": "Oslo"}}]"#, "", [oslo]),
         ]
         for item in cases {
             for pieces in splits(item.text) {
@@ -79,6 +80,8 @@ final class TextToolCallFilterTests: XCTestCase {
             "<|python_tag|>brave_search.call(query=\"Oslo\")",
             "{\"name\": \"Bob\", \"age\": 3}",
             "{\"error\": true}",
+            "[1] is the first source, [2] the second.",
+            "[{\"id\": 1}]",
             "Hello <tool_",
             "<function=get_weather>no end",
         ]

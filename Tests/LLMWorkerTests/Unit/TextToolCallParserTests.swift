@@ -95,6 +95,8 @@ final class TextToolCallParserTests: XCTestCase {
         assertCalls(#"[TOOL_CALLS]get_weather{"city": "Oslo"}"#, .mistral, [oslo])
         assertCalls(#"[TOOL_CALLS]get_weather[ARGS]{"city": "Oslo"}"#, .mistral, [oslo])
         assertCalls(#"[TOOL_CALLS] {"name": "get_weather", "arguments": {"city": "Oslo"}}"#, .mistral, [oslo])
+        assertCalls(#"[{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"name": "get_time"}]"#, .bareJSON, [oslo, time],
+                    form: .bareJSON)
     }
 
     func testLlamaForms() {

@@ -4,7 +4,8 @@
 /// - a suffix that is a proper prefix of an opener (`<tool_call>`, `<function=`, `[TOOL_CALLS]`, `<|python_tag|>`),
 ///   until the next fragment shows whether it is one (at most 13 bytes);
 /// - from a whole opener on (or from a `{` that begins the content, for bare JSON), the text of the form, until
-///   `TextToolCallScanner` finds its end or that it cannot be a call;
+///   `TextToolCallScanner` finds its end or that it cannot be a call (a `[` that begins the content may be a bare
+///   list of call objects too);
 /// - white space at the start of the content (inaudible), until the first other character.
 /// Held text never exceeds `holdLimit` bytes (plus an incomplete opener): a form still open then is cut off there.
 /// A whole form whose calls are all to offered tools becomes those calls; any other text is released, in order.
@@ -116,7 +117,8 @@ struct TextToolCallFilter: Sendable {
                     case .partial, .none:
                         break
                     }
-                } else if byte == UInt8(ascii: "{"), !spoke {
+                }
+                if !spoke, byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
                     form = (TextToolCallScanner(form: .bareJSON, openerLength: 0), index, .bareJSON, 1)
                     continue scanning
                 }

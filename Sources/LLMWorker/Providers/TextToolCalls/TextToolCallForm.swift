@@ -9,7 +9,8 @@ enum TextToolCallForm: Sendable, CaseIterable {
     case mistral
     /// Llama 3.1 and later: `<|python_tag|>{"name": …, "parameters": {…}}`, several separated by `;`.
     case pythonTag
-    /// Llama (and Qwen on some servers) without a marker: the content starts with `{"name": …, "parameters": {…}}`.
+    /// Llama (and Qwen on some servers) without a marker: the content starts with `{"name": …, "parameters": {…}}`
+    /// (or with a list of such objects: Mistral's, when the server dropped the `[TOOL_CALLS]` token).
     case bareJSON
 
     /// How the warning of a recovered call names the form.

@@ -39,7 +39,8 @@ enum TextToolCallParser {
             case .pythonTag:
                 calls = try sequence(Array(text.dropFirst("<|python_tag|>".utf8.count)), tools: tools)
             case .bareJSON:
-                calls = try sequence(text, tools: tools)
+                let body = trimmed(text[...])
+                calls = body.first == UInt8(ascii: "[") ? try callList(body, tools: tools) : try sequence(text, tools: tools)
             }
             return .calls(calls, form: form)
         } catch {
@@ -52,10 +53,7 @@ enum TextToolCallParser {
     private static func mistralCalls(_ text: ArraySlice<UInt8>, tools: OfferedTools) throws(Rejection) -> [Call] {
         switch text.first {
         case UInt8(ascii: "[")?:
-            guard case .array(let items) = try json(text), !items.isEmpty else { throw Rejection(reason: "it is not a list of calls") }
-            var calls: [Call] = []
-            for item in items { calls.append(try call(in: item, tools: tools)) }
-            return calls
+            return try callList(text, tools: tools)
         case UInt8(ascii: "{")?:
             return [try call(in: try json(text), tools: tools)]
         default:
@@ -66,6 +64,14 @@ enum TextToolCallParser {
             if rest.starts(with: argsMarker) { rest = rest.dropFirst(argsMarker.count) }
             return [try call(named: String(decoding: name, as: UTF8.self), arguments: try json(rest), tools: tools)]
         }
+    }
+
+    /// A JSON array of call objects.
+    private static func callList(_ text: ArraySlice<UInt8>, tools: OfferedTools) throws(Rejection) -> [Call] {
+        guard case .array(let items) = try json(text), !items.isEmpty else { throw Rejection(reason: "it is not a list of calls") }
+        var calls: [Call] = []
+        for item in items { calls.append(try call(in: item, tools: tools)) }
+        return calls
     }
 
     /// Call objects separated by `;` or whitespace (Llama).

@@ -7,7 +7,8 @@
 /// - `<function=`: `NAME>…</function>`.
 /// - `[TOOL_CALLS]`: whitespace, then a JSON array, a JSON object, or `NAME` (optionally `NAME[ARGS]`) and a JSON object.
 /// - `<|python_tag|>` and bare JSON: call objects separated by `;` or whitespace. Where the sequence ends is known
-///   only from the first byte after it that cannot continue it, or from the end of the text.
+///   only from the first byte after it that cannot continue it, or from the end of the text. Or one JSON array whose
+///   first element is a call object (Mistral's list, from a server that dropped the `[TOOL_CALLS]` token).
 /// A call object must begin with one of `TextToolCallForm.callKeys`.
 struct TextToolCallScanner: Sendable {
     enum Verdict: Equatable, Sendable {
@@ -24,6 +25,7 @@ struct TextToolCallScanner: Sendable {
     private enum Step: Sendable {
         case toolCallBody, closeToolCall, mistralHead, mistralArguments, sequenceStart, sequence, sequenceSeparated
         case mistralName(length: Int)
+        case arrayOpen(JSONExtent)
         case literal([UInt8], matched: Int, then: Next)
         case functionName(length: Int, wrapped: Bool)
         case seek([UInt8], matched: Int, then: Next)
@@ -109,7 +111,25 @@ struct TextToolCallScanner: Sendable {
             return .needMore
         case .mistralArguments:
             return byte == UInt8(ascii: "{") ? startObject(byte, head: false, then: .end) : .notACall
-        case .sequenceStart, .sequenceSeparated:
+        case .sequenceStart:
+            if space { return .needMore }
+            if byte == UInt8(ascii: "[") {
+                var extent = JSONExtent()
+                _ = extent.feed(byte)
+                step = .arrayOpen(extent)
+                return .needMore
+            }
+            return byte == UInt8(ascii: "{") ? startObject(byte, head: true, then: .sequence) : .notACall
+        case .arrayOpen(var extent):
+            _ = extent.feed(byte)
+            if space {
+                step = .arrayOpen(extent)
+                return .needMore
+            }
+            guard byte == UInt8(ascii: "{") else { return .notACall }
+            step = .json(extent, head: CallKeyHead(), then: .end)
+            return .needMore
+        case .sequenceSeparated:
             if space { return .needMore }
             return byte == UInt8(ascii: "{") ? startObject(byte, head: true, then: .sequence) : .notACall
         case .sequence:
