@@ -39,7 +39,7 @@ extension FuzzEntryPoints {
         }
         for piece in pieces {
             take(filter.feed(piece))
-            precondition(filter.heldText.utf8.count <= TextToolCallFilter.holdLimit + 16, "held back more than the bound")
+            precondition(filter.heldText.utf8.count <= TextToolCallFilter.holdLimit, "held back more than the bound")
         }
         take(filter.finish())
         return total

@@ -143,6 +143,14 @@ final class TextToolCallFilterTests: XCTestCase {
         XCTAssertGreaterThan(result.mostHeld, TextToolCallFilter.holdLimit - 200, "the limit is what bounds it here")
     }
 
+    func testLeadingWhiteSpaceIsHeldWithinTheBoundToo() {
+        let text = String(repeating: " ", count: TextToolCallFilter.holdLimit) + "<tool_ca"
+        let result = run([text, "ll>{\"name\": \"get_time\"}</tool_call>"])
+        XCTAssertLessThanOrEqual(result.mostHeld, TextToolCallFilter.holdLimit)
+        XCTAssertEqual(result.content, String(repeating: " ", count: TextToolCallFilter.holdLimit))
+        XCTAssertEqual(result.calls, [Call(name: "get_time", arguments: "{}")])
+    }
+
     func testAnOpenerInsideARejectedFormIsLookedAtAgain() {
         let result = run(["<tool_call><tool_call>{\"name\": \"get_time\"}</tool_call>"])
         XCTAssertEqual(result.content, "<tool_call>")

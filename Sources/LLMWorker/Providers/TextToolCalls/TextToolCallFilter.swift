@@ -7,7 +7,7 @@
 ///   `TextToolCallScanner` finds its end or that it cannot be a call (a `[` that begins the content may be a bare
 ///   list of call objects too);
 /// - white space at the start of the content (inaudible), until the first other character.
-/// Held text never exceeds `holdLimit` bytes (plus an incomplete opener): a form still open then is cut off there.
+/// Held text never exceeds `holdLimit` bytes: a form still open at that size is cut off there.
 /// A whole form whose calls are all to offered tools becomes those calls; any other text is released, in order.
 /// When calls were recovered and the content is otherwise only white space, that white space is dropped.
 ///
@@ -113,6 +113,7 @@ struct TextToolCallFilter: Sendable {
                         index += opener.bytes.count
                         continue scanning
                     case .partial where !atEnd:
+                        if buffer.count - released > Self.holdLimit { released = index }
                         break scanning
                     case .partial, .none:
                         break
