@@ -58,6 +58,20 @@ final class TextToolCallRecoveryTests: XCTestCase {
         }
     }
 
+    /// One character per event, and the body itself written one byte per `send()`.
+    func testEachFormIsRecoveredFromABodyWrittenOneByteAtATime() throws {
+        let server = try MockHTTPServer()
+        let worker = try startUpstreamWorker(server)
+        for (n, fixture) in TextToolCallFixture.all.enumerated() {
+            let body = shape.textStream(content: characterPieces(fixture.text)).bytes()
+            server.enqueue(.splitBytes(body, at: Array(1..<body.count)))
+            let id = JSON.number(String(n))
+            let (deltas, response) = try worker.stream(question, id: id)
+            let ids = assertRecovered(response, id: id, fixture, usage: streamUsage, model: shape.model)
+            assertRecoveredDeltas(deltas, id: id, fixture, ids: ids)
+        }
+    }
+
     /// The text before a call is sent at once, while the call is still being written (here the server stalls in its
     /// middle); a cancel then ends the stream with the text held back in `partial_content`, and nothing more is sent.
     func testTextBeforeACallIsSentAtOnceAndACancelReturnsWhatWasHeld() throws {
