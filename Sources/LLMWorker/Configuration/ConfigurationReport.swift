@@ -14,6 +14,7 @@ struct ConfigurationReport: Encodable {
         case appTitle = "app_title"
         case fallbackModels = "fallback_models"
         case stripThink = "strip_think"
+        case recoverToolCalls = "recover_tool_calls"
         case connectTimeout = "connect_timeout_s"
         case firstTokenTimeout = "first_token_timeout_s"
         case idleTimeout = "idle_timeout_s"
@@ -39,6 +40,7 @@ struct ConfigurationReport: Encodable {
         try c.encode(s.fallbackModels, forKey: .fallbackModels)
         try c.encodeNullable(s.routing, forKey: .routing)
         try c.encode(s.stripThink, forKey: .stripThink)
+        try c.encode(s.recoverToolCalls, forKey: .recoverToolCalls)
         try c.encode(s.timeouts.connect, forKey: .connectTimeout)
         try c.encode(s.timeouts.firstToken, forKey: .firstTokenTimeout)
         try c.encode(s.timeouts.idle, forKey: .idleTimeout)

@@ -15,6 +15,7 @@ public struct ConfigureParams: Decodable, Sendable {
     public var fallbackModels: Patch<[String]> = .keep
     public var routing: Patch<[String: JSONValue]> = .keep
     public var stripThink: Patch<Bool> = .keep
+    public var recoverToolCalls: Patch<Bool> = .keep
     public var connectTimeout: Patch<Double> = .keep
     public var firstTokenTimeout: Patch<Double> = .keep
     public var idleTimeout: Patch<Double> = .keep
@@ -32,6 +33,7 @@ public struct ConfigureParams: Decodable, Sendable {
         case appTitle = "app_title"
         case fallbackModels = "fallback_models"
         case stripThink = "strip_think"
+        case recoverToolCalls = "recover_tool_calls"
         case connectTimeout = "connect_timeout_s"
         case firstTokenTimeout = "first_token_timeout_s"
         case idleTimeout = "idle_timeout_s"
@@ -56,6 +58,7 @@ public struct ConfigureParams: Decodable, Sendable {
         fallbackModels = try c.decodePatch([String].self, forKey: .fallbackModels)
         routing = try c.decodePatch([String: JSONValue].self, forKey: .routing)
         stripThink = try c.decodePatch(Bool.self, forKey: .stripThink)
+        recoverToolCalls = try c.decodePatch(Bool.self, forKey: .recoverToolCalls)
         connectTimeout = try c.decodePatch(Double.self, forKey: .connectTimeout)
         firstTokenTimeout = try c.decodePatch(Double.self, forKey: .firstTokenTimeout)
         idleTimeout = try c.decodePatch(Double.self, forKey: .idleTimeout)

@@ -13,6 +13,7 @@ public struct ProviderSettings: Sendable, Equatable {
     public var fallbackModels: [String] = []
     public var routing: [String: JSONValue]?
     public var stripThink: Bool?
+    public var recoverToolCalls: Bool?
     public var connectTimeout: Double?
     public var firstTokenTimeout: Double?
     public var idleTimeout: Double?
@@ -39,6 +40,7 @@ public struct ProviderSettings: Sendable, Equatable {
         fallbackModels = p.fallbackModels.apply(to: fallbackModels) ?? []
         routing = p.routing.apply(to: routing)
         stripThink = p.stripThink.apply(to: stripThink)
+        recoverToolCalls = p.recoverToolCalls.apply(to: recoverToolCalls)
         connectTimeout = p.connectTimeout.apply(to: connectTimeout)
         firstTokenTimeout = p.firstTokenTimeout.apply(to: firstTokenTimeout)
         idleTimeout = p.idleTimeout.apply(to: idleTimeout)
@@ -71,6 +73,7 @@ public struct ResolvedSettings: Sendable {
     public var fallbackModels: [String]
     public var routing: [String: JSONValue]?
     public var stripThink: Bool
+    public var recoverToolCalls: Bool
     public var timeouts: Timeouts
     public var retry: RetrySettings
     public var mock: [String: JSONValue]?
@@ -94,6 +97,7 @@ public struct ResolvedSettings: Sendable {
         fallbackModels = s.fallbackModels
         routing = s.routing
         stripThink = s.stripThink ?? true
+        recoverToolCalls = s.recoverToolCalls ?? true
         timeouts = Timeouts(connect: s.connectTimeout ?? Timeouts.defaults.connect,
                             firstToken: s.firstTokenTimeout ?? Timeouts.defaults.firstToken,
                             idle: s.idleTimeout ?? Timeouts.defaults.idle,

@@ -23,6 +23,12 @@ struct JSONScanner {
         data.withUnsafeBytes { JSONScanner($0).elements() }
     }
 
+    /// The index just after the JSON value that starts at `start` in `bytes` (strings and brackets matched, the
+    /// value not validated), or nil when it does not end within them.
+    static func endOfValue(in bytes: [UInt8], at start: Int) -> Int? {
+        bytes.withUnsafeBytes { JSONScanner($0).skipValue(start) }
+    }
+
     private func member(_ name: [UInt8]) -> Range<Int>? {
         var i = skipWhitespace(0)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return nil }

@@ -11,9 +11,11 @@ public struct DeltaPayload: Sendable, Equatable {
 
 /// Builds a `ChatResult` from the chunks a provider delivers, the same way for every provider and for
 /// streaming and non-streaming calls: reasoning kept apart from content (including `<think>` spans written
-/// into the content), tool calls assembled, usage and model taken from wherever the server put them.
+/// into the content), tool calls assembled (including those the model wrote as text), usage and model taken from
+/// wherever the server put them.
 public struct ChatAccumulator: Sendable {
     private var think: ThinkSplitter
+    private var textCalls: TextToolCallFilter
     private var toolCalls = ToolCallAssembler()
     private var content = ""
     private var reasoning = ""
@@ -24,20 +26,25 @@ public struct ChatAccumulator: Sendable {
     private var warnings: [String] = []
     private var sawFinish = false
 
-    public init(stripThink: Bool) {
+    /// - Parameter recoveringCallsTo: the request's tools, when tool calls written as text are to be recovered.
+    public init(stripThink: Bool, recoveringCallsTo tools: [JSONValue]? = nil) {
         think = ThinkSplitter(enabled: stripThink)
+        textCalls = TextToolCallFilter(tools: tools.flatMap(OfferedTools.init))
     }
 
     /// Adds a chunk; returns what the client should be sent for it (possibly empty).
     public mutating func add(_ chunk: CompletionChunk) -> DeltaPayload {
         var delta = DeltaPayload()
         if let text = chunk.reasoning, !text.isEmpty { delta.reasoning = text }
+        var recovered = TextToolCallFilter.Output()
         if let text = chunk.content, !text.isEmpty {
             let split = think.feed(text)
-            delta.content = split.content
+            recovered = textCalls.feed(split.content)
+            delta.content = recovered.content
             delta.reasoning += split.reasoning
         }
         if !chunk.toolCalls.isEmpty { delta.toolCalls = toolCalls.add(chunk.toolCalls) }
+        take(recovered, into: &delta)
         content += delta.content
         reasoning += delta.reasoning
         // Servers repeat or blank these on later chunks (OpenRouter sends a second finish chunk): keep the first real one.
@@ -52,12 +59,28 @@ public struct ChatAccumulator: Sendable {
         return delta
     }
 
-    /// End of the answer: releases text the think splitter held back, as a last delta.
+    /// End of the answer: decides the text held back (by the think splitter, then by the tool-call filter), as a
+    /// last delta.
     public mutating func finish() -> DeltaPayload {
         let split = think.finish()
-        content += split.content
-        reasoning += split.reasoning
-        return DeltaPayload(content: split.content, reasoning: split.reasoning)
+        var recovered = textCalls.feed(split.content)
+        let last = textCalls.finish()
+        recovered.content += last.content
+        recovered.calls += last.calls
+        recovered.warnings += last.warnings
+        var delta = DeltaPayload(content: recovered.content, reasoning: split.reasoning)
+        take(recovered, into: &delta)
+        content += delta.content
+        reasoning += delta.reasoning
+        return delta
+    }
+
+    /// Recovered calls become tool calls like the server's own, each with an id of its own.
+    private mutating func take(_ recovered: TextToolCallFilter.Output, into delta: inout DeltaPayload) {
+        for call in recovered.calls {
+            delta.toolCalls.append(toolCalls.addWhole(id: RecoveredCallID.next(), name: call.name, arguments: call.arguments))
+        }
+        for warning in recovered.warnings { addWarning(warning) }
     }
 
     public mutating func addWarning(_ warning: String) {
@@ -84,12 +107,21 @@ public struct ChatAccumulator: Sendable {
             provider: provider.rawValue,
             upstreamProvider: upstreamProvider,
             timing: timing,
-            warnings: warnings + assembled.warnings)
+            warnings: warnings + assembled.warnings + reasoningCallWarning(answered: !assembled.calls.isEmpty))
+    }
+
+    /// A model that wrote its call inside its reasoning and then stopped: the call is not run (a model reasoning about
+    /// the syntax must not trigger a tool), but the client is told why nothing happened.
+    private func reasoningCallWarning(answered: Bool) -> [String] {
+        guard textCalls.isEnabled, !answered, content.isEmpty, TextToolCallForm.mentionsOpener(reasoning) else { return [] }
+        return ["The reasoning holds what looks like a tool call written as text, and the answer has none: calls in "
+                + "the reasoning are not run."]
     }
 
     /// The answer so far, attached to an error that ends the request early.
+    /// The content includes what was held back (never sent) while deciding whether it is a tool call.
     public func attachPartial(to error: inout ProviderError) {
-        error.partialContent = content
+        error.partialContent = content + textCalls.heldText
         error.partialToolCalls = toolCalls.finish().calls
     }
 }

@@ -12,8 +12,13 @@ struct ToolCallAssembler: Sendable {
         var isBlank: Bool { id == nil && name.isEmpty && arguments.isEmpty }
     }
 
+    /// Keyed by the index the client sees.
     private var calls: [Int: Pending] = [:]
     private var order: [Int] = []
+    /// The server's index of each call it sent → the index the client sees: the same, unless a call recovered from
+    /// the text (`addWhole`) already took that index.
+    private var clientIndex: [Int: Int] = [:]
+    /// The server index of the last fragment.
     private var lastIndex: Int?
 
     var isEmpty: Bool { !calls.values.contains { !$0.isBlank } }
@@ -24,11 +29,14 @@ struct ToolCallAssembler: Sendable {
         var normalized: [ToolCallFragment] = []
         normalized.reserveCapacity(fragments.count)
         for (position, fragment) in fragments.enumerated() {
-            let index = resolveIndex(fragment, position: position)
-            var pending = calls[index] ?? {
+            let serverIndex = resolveIndex(fragment, position: position)
+            let index = clientIndex[serverIndex] ?? {
+                let index = calls[serverIndex] == nil ? serverIndex : nextIndex
+                clientIndex[serverIndex] = index
                 order.append(index)
-                return Pending()
+                return index
             }()
+            var pending = calls[index] ?? Pending()
             // id and name go to the client once, with the first fragment that has them: some servers repeat them in
             // every fragment, and client accumulators that concatenate names would double them.
             var out = ToolCallFragment(index: index, arguments: fragment.arguments)
@@ -42,7 +50,7 @@ struct ToolCallAssembler: Sendable {
             }
             if let arguments = fragment.arguments { pending.arguments += arguments }
             calls[index] = pending
-            lastIndex = index
+            lastIndex = serverIndex
             if out.carriesSomething { normalized.append(out) }
         }
         return normalized
@@ -52,8 +60,20 @@ struct ToolCallAssembler: Sendable {
         if let index = fragment.index { return index }
         // No index: a new id, or the first fragment ever, starts a new call; anything else continues the last one.
         guard let last = lastIndex else { return position }
-        if let id = fragment.id, !id.isEmpty, calls[last]?.id != id { return (order.max() ?? -1) + 1 }
+        let lastID = clientIndex[last].flatMap { calls[$0]?.id }
+        if let id = fragment.id, !id.isEmpty, lastID != id { return (clientIndex.keys.max() ?? -1) + 1 }
         return last
+    }
+
+    private var nextIndex: Int { (order.max() ?? -1) + 1 }
+
+    /// Adds a whole call that did not come from the server's tool-call fragments (one recovered from the text) under
+    /// the next free index; returns the one fragment the client is to be sent for it.
+    mutating func addWhole(id: String, name: String, arguments: String) -> ToolCallFragment {
+        let index = nextIndex
+        order.append(index)
+        calls[index] = Pending(id: id, name: name, arguments: arguments)
+        return ToolCallFragment(index: index, id: id, name: name, arguments: arguments)
     }
 
     /// The assembled calls, in the order they began, plus a warning for every call whose arguments were not a JSON object.
@@ -71,6 +91,12 @@ struct ToolCallAssembler: Sendable {
             result.append(ToolCall(id: id, name: pending.name, arguments: arguments, argumentsRaw: pending.arguments))
         }
         return (result, warnings)
+    }
+
+    /// Arguments given as a JSON value (a server's object, the mock's script) → the text tool calls carry: compact
+    /// JSON with sorted keys, as every answer is written.
+    static func argumentsText(_ value: JSONValue) -> String {
+        String(decoding: (try? OutgoingMessage.encoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     /// Arguments text → object. Empty means no arguments; a JSON string holding an object (double-encoded) is unwrapped.

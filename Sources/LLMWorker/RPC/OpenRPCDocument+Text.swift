@@ -147,6 +147,16 @@ extension OpenRPCDocument {
               }
             },
             {
+              "name": "recover_tool_calls",
+              "description": "Recover tool calls the model wrote as text in the content (<tool_call> JSON, Qwen3-Coder <function=...> XML, Mistral [TOOL_CALLS], Llama <|python_tag|> and bare JSON at the start) when the request offers tools: they become tool_calls and never reach content. Default true. See PROTOCOL.md 7.1.",
+              "schema": {
+                "type": [
+                  "boolean",
+                  "null"
+                ]
+              }
+            },
+            {
               "name": "connect_timeout_s",
               "description": "Seconds to establish a connection, per attempt. Default 10.",
               "schema": {
@@ -276,6 +286,7 @@ extension OpenRPCDocument {
                   "fallback_models": [],
                   "routing": null,
                   "strip_think": true,
+                  "recover_tool_calls": true,
                   "connect_timeout_s": 10,
                   "first_token_timeout_s": 30,
                   "idle_timeout_s": 30,
@@ -492,7 +503,7 @@ extension OpenRPCDocument {
         {
           "name": "chatStream",
           "summary": "One streaming completion: chatStream.delta notifications, then the aggregated ChatResult.",
-          "description": "Same params as chat. While the answer streams the worker sends chatStream.delta notifications (see x-notifications) with this request's id; every delta is written before the final response; the concatenated content deltas equal the final content (or error.data.partial_content). Never retried once a delta has been sent.",
+          "description": "Same params as chat. While the answer streams the worker sends chatStream.delta notifications (see x-notifications) with this request's id; every delta is written before the final response; the concatenated content deltas equal the final content (after an error, error.data.partial_content ends with whatever text was still held back while the worker decided whether it is a tool call written as text). Never retried once a delta has been sent.",
           "paramStructure": "by-name",
           "params": [
             {
@@ -999,6 +1010,16 @@ extension OpenRPCDocument {
               }
             },
             {
+              "name": "recover_tool_calls",
+              "description": "Recover tool calls the model wrote as text in the content (<tool_call> JSON, Qwen3-Coder <function=...> XML, Mistral [TOOL_CALLS], Llama <|python_tag|> and bare JSON at the start) when the request offers tools: they become tool_calls and never reach content. Default true. See PROTOCOL.md 7.1.",
+              "schema": {
+                "type": [
+                  "boolean",
+                  "null"
+                ]
+              }
+            },
+            {
               "name": "connect_timeout_s",
               "description": "Seconds to establish a connection, per attempt. Default 10.",
               "schema": {
@@ -1449,7 +1470,7 @@ extension OpenRPCDocument {
             "properties": {
               "id": {
                 "type": "string",
-                "description": "The server's id for the call (a unique id made up by the worker when the server sent none)."
+                "description": "The server's id for the call (a unique id made up by the worker when the server sent none). A call recovered from text (PROTOCOL.md 7.1) gets call_ followed by 24 random letters and digits."
               },
               "name": {
                 "type": "string"
@@ -1459,7 +1480,7 @@ extension OpenRPCDocument {
               },
               "arguments_raw": {
                 "type": "string",
-                "description": "The arguments exactly as received (an object from the server is serialized to JSON text)."
+                "description": "The arguments exactly as received (an object from the server is serialized to JSON text; a call recovered from text has its arguments object as compact JSON, or its arguments string as written)."
               }
             },
             "additionalProperties": false
@@ -1536,7 +1557,7 @@ extension OpenRPCDocument {
                   "string",
                   "null"
                 ],
-                "description": "The answer text (never contains reasoning or, with strip_think, <think> spans); null when there is no text."
+                "description": "The answer text (never contains reasoning, with strip_think <think> spans, or, with recover_tool_calls, a tool call the worker recovered from the text); null when there is no text."
               },
               "reasoning": {
                 "type": [
@@ -1815,6 +1836,7 @@ extension OpenRPCDocument {
               "fallback_models",
               "routing",
               "strip_think",
+              "recover_tool_calls",
               "connect_timeout_s",
               "first_token_timeout_s",
               "idle_timeout_s",
@@ -1897,6 +1919,9 @@ extension OpenRPCDocument {
                 ]
               },
               "strip_think": {
+                "type": "boolean"
+              },
+              "recover_tool_calls": {
                 "type": "boolean"
               },
               "connect_timeout_s": {
@@ -2104,7 +2129,7 @@ extension OpenRPCDocument {
               },
               "partial_content": {
                 "type": "string",
-                "description": "chat/chatStream provider errors: content produced before the error (equals the concatenated content deltas already sent); \"\" if none."
+                "description": "chat/chatStream provider errors: content produced before the error: the concatenated content deltas already sent, followed by any text the worker was still holding back (PROTOCOL.md 7.1); \"\" if none."
               },
               "partial_tool_calls": {
                 "type": "array",

@@ -111,14 +111,18 @@ public enum FuzzEntryPoints {
 
     /// Parses `input` as an SSE body (whole, and cut into pieces: both must give the same items), decodes each
     /// event as a Chat Completions chunk, and feeds the chunks to a `ChatAccumulator` as a stream would: the
-    /// deltas must add up to the final result (PROTOCOL §4.3, guarantees 3 and 4).
+    /// deltas must add up to the final result (PROTOCOL §4.3, guarantees 3 and 4). With tool calls written as text
+    /// recovered, the content must be the same as without whenever no call was recovered. The input itself, read as
+    /// text, goes through the recovery of tool calls written as text (`textToolCalls`).
     public static func sseStream(_ input: UnsafeRawBufferPointer) {
         let limit = input.isEmpty ? 64 : 8 + Int(input[0]) * 64
         let whole = parseSSE(input, limit: limit, cutting: false)
         let pieces = parseSSE(input, limit: limit, cutting: true)
         precondition(whole.items == pieces.items && whole.failed == pieces.failed, "SSE parsing depends on how the body was cut")
-        for stripThink in [true, false] {
-            var accumulator = ChatAccumulator(stripThink: stripThink)
+        textToolCalls(input)
+        var plain: ChatResult?
+        for (stripThink, tools) in [(true, nil), (false, nil), (true, fuzzTools)] {
+            var accumulator = ChatAccumulator(stripThink: stripThink, recoveringCallsTo: tools)
             var content = ""
             var reasoning = ""
             var arguments: [Int: String] = [:]
@@ -154,6 +158,10 @@ public enum FuzzEntryPoints {
             let raws = result.toolCalls.map(\.argumentsRaw).sorted()
             precondition(raws == arguments.values.sorted(), "tool-call argument deltas do not add up to arguments_raw")
             checkAnswer(OutgoingMessage.response(id: .int(1), result: result))
+            if tools == nil, stripThink { plain = result }
+            if tools != nil, let plain, plain.toolCalls.count == result.toolCalls.count {
+                precondition(plain.content == result.content, "text that was not a tool call changed on the way")
+            }
         }
     }
 

@@ -15,7 +15,9 @@ struct ChatRunner: Sendable {
         let request = ProviderRequest(params: params, settings: settings)
         try Self.checkReady(request)
         let provider = worker.providers.provider(for: settings.provider)
-        let sink = StreamSink(stripThink: settings.stripThink, streamID: streamID, writer: worker.writer, clock: clock)
+        let accumulator = ChatAccumulator(stripThink: settings.stripThink,
+                                          recoveringCallsTo: settings.recoverToolCalls ? params.tools : nil)
+        let sink = StreamSink(accumulator, streamID: streamID, writer: worker.writer, clock: clock)
         do {
             if streamID != nil {
                 try await provider.stream(request) { chunks in try await sink.deliver(chunks) }
@@ -80,8 +82,8 @@ actor StreamSink {
     private var nextIndex = 0
     private var firstDeltaMs: Double?
 
-    init(stripThink: Bool, streamID: RequestID?, writer: OutputWriter, clock: RequestClock) {
-        accumulator = ChatAccumulator(stripThink: stripThink)
+    init(_ accumulator: ChatAccumulator, streamID: RequestID?, writer: OutputWriter, clock: RequestClock) {
+        self.accumulator = accumulator
         encoder = streamID.map(DeltaEncoder.init(requestID:))
         self.writer = writer
         self.clock = clock

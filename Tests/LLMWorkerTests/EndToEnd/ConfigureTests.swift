@@ -6,8 +6,8 @@ import XCTest
 final class ConfigureTests: XCTestCase {
     static let reportKeys: Set<String> = [
         "provider", "model", "base_url", "api_key_set", "api_key_source", "headers", "temperature", "max_tokens",
-        "app_url", "app_title", "fallback_models", "routing", "strip_think", "connect_timeout_s",
-        "first_token_timeout_s", "idle_timeout_s", "timeout_s", "max_retries", "max_retry_wait_s", "mock",
+        "app_url", "app_title", "fallback_models", "routing", "strip_think", "recover_tool_calls",
+        "connect_timeout_s", "first_token_timeout_s", "idle_timeout_s", "timeout_s", "max_retries", "max_retry_wait_s", "mock",
     ]
 
     private func configure(_ worker: WorkerProcess, _ params: JSON, file: StaticString = #filePath, line: UInt = #line) throws -> JSON {
@@ -22,7 +22,7 @@ final class ConfigureTests: XCTestCase {
             "provider": "mock", "model": "mock-1", "base_url": nil, "api_key_set": false, "api_key_source": nil,
             "headers": [:], "temperature": nil, "max_tokens": nil, "app_url": "https://github.com/caal-project/caal",
             "app_title": "CAAL Voice Assistant", "fallback_models": [], "routing": nil, "strip_think": true,
-            "connect_timeout_s": 10, "first_token_timeout_s": 30, "idle_timeout_s": 30, "timeout_s": 120,
+            "recover_tool_calls": true, "connect_timeout_s": 10, "first_token_timeout_s": 30, "idle_timeout_s": 30, "timeout_s": 120,
             "max_retries": 2, "max_retry_wait_s": 10, "mock": nil,
         ])
     }

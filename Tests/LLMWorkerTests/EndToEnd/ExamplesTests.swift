@@ -3,7 +3,7 @@ import XCTest
 /// The example files under protocol/examples that need no server or network, piped into the binary as the
 /// README shows: the worker exits 0, writes only protocol messages, and answers every request exactly once.
 final class ExamplesTests: XCTestCase {
-    static let offline = ["ping", "mock-chat", "mock-stream", "mock-tools", "mock-cancel", "batch", "errors", "discover", "shutdown"]
+    static let offline = ["ping", "mock-chat", "mock-stream", "mock-tools", "mock-text-tools", "mock-cancel", "batch", "errors", "discover", "shutdown"]
 
     func testOfflineExamplesAnswerEveryRequestOnce() throws {
         for name in Self.offline {

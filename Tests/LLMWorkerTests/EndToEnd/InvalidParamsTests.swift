@@ -38,6 +38,7 @@ final class InvalidParamsTests: XCTestCase {
             (["provider": "mock", "fallback_models": "m"], "fallback_models"),
             (["provider": "mock", "api_key": "line\nbreak"], "api_key"),
             (["provider": "mock", "strip_think": "yes"], "strip_think"),
+            (["provider": "mock", "recover_tool_calls": 1], "recover_tool_calls"),
             (["temperature": 1], "provider"),
         ]
         for (params, field) in cases {

@@ -117,4 +117,75 @@ final class ChatAccumulatorTests: XCTestCase {
         XCTAssertEqual(data?["partial_content"], .string("Hello, wor"))
         XCTAssertEqual(data?["kind"], .string("cancelled"))
     }
+
+    // MARK: Tool calls written as text
+
+    private let tools = TextToolCallParserTests.jsonArray(#"[{"type": "function", "function": {"name": "get_time"}}]"#)
+
+    func testACallWrittenAsTextBecomesAToolCallInTheDeltasAndTheResult() {
+        var accumulator = ChatAccumulator(stripThink: true, recoveringCallsTo: tools)
+        let first = accumulator.add(CompletionChunk(content: "One moment. <tool_call>{\"name\": \"get_"))
+        XCTAssertEqual(first.content, "One moment. ")
+        XCTAssertEqual(first.toolCalls, [])
+        let second = accumulator.add(CompletionChunk(content: "time\"}</tool_call>", finishReason: "stop"))
+        XCTAssertEqual(second.content, "")
+        XCTAssertEqual(second.toolCalls.count, 1)
+        let fragment = second.toolCalls.first ?? ToolCallFragment()
+        XCTAssertEqual(fragment.index, 0)
+        XCTAssertEqual(fragment.name, "get_time")
+        XCTAssertEqual(fragment.arguments, "{}")
+        XCTAssertTrue((fragment.id ?? "").wholeMatch(of: /call_[A-Za-z0-9]{24}/) != nil, fragment.id ?? "no id")
+        XCTAssertTrue(accumulator.finish().isEmpty)
+        let result = accumulator.result(provider: .mock, timing: timing)
+        XCTAssertEqual(result.content, "One moment. ")
+        XCTAssertEqual(result.toolCalls, [ToolCall(id: fragment.id ?? "", name: "get_time", arguments: [:], argumentsRaw: "{}")])
+        XCTAssertEqual(result.finishReason, "tool_calls")
+        XCTAssertEqual(result.warnings, [TextToolCallForm.hermes.recoveredWarning])
+    }
+
+    func testRecoveredCallsTakeIndexesTheServersCallsDoNotUse() {
+        var accumulator = ChatAccumulator(stripThink: true, recoveringCallsTo: tools)
+        let text = accumulator.add(CompletionChunk(content: "[TOOL_CALLS]get_time{}"))
+        let native = accumulator.add(CompletionChunk(toolCalls: [ToolCallFragment(index: 0, id: "srv", name: "get_time", arguments: "{}")]))
+        XCTAssertEqual(text.toolCalls.map(\.index), [0])
+        XCTAssertEqual(native.toolCalls.map(\.index), [1], "the server's index 0 is taken by the recovered call")
+        let calls = accumulator.result(provider: .mock, timing: timing).toolCalls
+        XCTAssertEqual(calls.count, 2)
+        XCTAssertEqual(calls.last?.id, "srv")
+    }
+
+    func testACallInsideAThinkSpanStaysReasoningAndIsNotRun() {
+        var accumulator = ChatAccumulator(stripThink: true, recoveringCallsTo: tools)
+        let delta = accumulator.add(CompletionChunk(content: "<think>I will call <tool_call>{\"name\": \"get_time\"}</tool_call></think>",
+                                                    finishReason: "stop"))
+        XCTAssertEqual(delta.content, "")
+        XCTAssertEqual(delta.toolCalls, [])
+        XCTAssertTrue(accumulator.finish().isEmpty)
+        let result = accumulator.result(provider: .mock, timing: timing)
+        XCTAssertEqual(result.reasoning, "I will call <tool_call>{\"name\": \"get_time\"}</tool_call>")
+        XCTAssertEqual(result.toolCalls, [])
+        XCTAssertEqual(result.finishReason, "stop")
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings.first?.contains("not run") ?? false, "\(result.warnings)")
+    }
+
+    func testWithoutToolsTextStaysText() {
+        let text = "<tool_call>{\"name\": \"get_time\"}</tool_call>"
+        for tools in [nil, [JSONValue]()] {
+            var accumulator = ChatAccumulator(stripThink: true, recoveringCallsTo: tools)
+            XCTAssertEqual(accumulator.add(CompletionChunk(content: text, finishReason: "stop")).content, text)
+            let result = accumulator.result(provider: .mock, timing: timing)
+            XCTAssertEqual(result.content, text)
+            XCTAssertEqual(result.toolCalls, [])
+            XCTAssertEqual(result.warnings, [])
+        }
+    }
+
+    func testTextHeldBackGoesIntoThePartialContent() {
+        var accumulator = ChatAccumulator(stripThink: true, recoveringCallsTo: tools)
+        XCTAssertEqual(accumulator.add(CompletionChunk(content: "Sure. <tool_call>{\"na")).content, "Sure. ")
+        var error = ProviderError.cancelled()
+        accumulator.attachPartial(to: &error)
+        XCTAssertEqual(error.partialContent, "Sure. <tool_call>{\"na")
+    }
 }

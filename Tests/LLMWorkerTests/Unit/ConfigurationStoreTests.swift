@@ -24,6 +24,7 @@ final class ConfigurationStoreTests: XCTestCase {
         XCTAssertEqual(mock.model, "mock-1")
         XCTAssertNil(mock.baseURL)
         XCTAssertTrue(mock.stripThink)
+        XCTAssertTrue(mock.recoverToolCalls)
         XCTAssertEqual(mock.timeouts, Timeouts.defaults)
         XCTAssertEqual(mock.retry, RetrySettings.defaults)
         let router = try store.configure(try params(#"{"provider":"openrouter","api_key":"sk-or-abcdefgh"}"#))
@@ -31,6 +32,14 @@ final class ConfigurationStoreTests: XCTestCase {
         XCTAssertEqual(router.appURL, ProviderKind.defaultAppURL)
         XCTAssertEqual(router.appTitle, ProviderKind.defaultAppTitle)
         XCTAssertNil(router.model)
+    }
+
+    func testRecoverToolCallsIsRememberedPerProviderAndNullResetsIt() throws {
+        let store = ConfigurationStore(environment: [:])
+        XCTAssertFalse(try store.configure(try params(#"{"provider":"mock","recover_tool_calls":false}"#)).recoverToolCalls)
+        XCTAssertTrue(try store.configure(try params(#"{"provider":"openai_compatible"}"#)).recoverToolCalls)
+        XCTAssertFalse(try store.configure(try params(#"{"provider":"mock"}"#)).recoverToolCalls)
+        XCTAssertTrue(try store.configure(try params(#"{"recover_tool_calls":null}"#)).recoverToolCalls)
     }
 
     func testAnInvalidCallChangesNothing() throws {

@@ -79,4 +79,14 @@ final class ToolCallAssemblerTests: XCTestCase {
         XCTAssertEqual(warnings.count, 1)
         XCTAssertTrue(warnings.first?.contains("broken") ?? false, warnings.first ?? "")
     }
+
+    func testWholeCallsTakeTheNextIndexAndServerIndexesMoveAside() {
+        var assembler = ToolCallAssembler()
+        XCTAssertEqual(assembler.addWhole(id: "t0", name: "one", arguments: "{}").index, 0)
+        XCTAssertEqual(assembler.add([F(index: 0, id: "s0", name: "two", arguments: "{")]).map(\.index), [1])
+        XCTAssertEqual(assembler.add([F(index: 0, arguments: "}")]).map(\.index), [1], "the server's index keeps its new place")
+        XCTAssertEqual(assembler.add([F(index: 1, id: "s1", name: "three", arguments: "{}")]).map(\.index), [2])
+        XCTAssertEqual(assembler.addWhole(id: "t1", name: "four", arguments: "{}").index, 3)
+        XCTAssertEqual(assembler.finish().calls.map(\.id), ["t0", "s0", "s1", "t1"])
+    }
 }

@@ -164,7 +164,8 @@ class _WorkerProviderImpl:
         temperature, max_tokens: defaults for every request (CAAL's: 0.7, 4096).
         headers: extra HTTP headers for the upstream.
         config: further ``configure`` params (timeouts, ``max_retries``,
-            ``fallback_models``, ``strip_think``, ``mock``...).
+            ``fallback_models``, ``strip_think``, ``recover_tool_calls``,
+            ``mock``...).
         worker_path, worker_args, worker_env: how to start the worker
             (binary, extra arguments, environment; default: inherit ours).
         client: an existing :class:`WorkerClient` to use instead of starting

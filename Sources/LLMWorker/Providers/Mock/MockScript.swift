@@ -91,8 +91,7 @@ struct MockScript: Sendable {
             case .string(let text)?: arguments = text
             case nil, .null?: arguments = "{}"
             case let other?:
-                let data = (try? OutgoingMessage.encoder().encode(other)) ?? Data("{}".utf8)
-                arguments = String(decoding: data, as: UTF8.self)
+                arguments = ToolCallAssembler.argumentsText(other)
             }
             calls.append(ScriptedToolCall(id: try optionalString(item["id"], "\(field)[\(index)].id"), name: name, arguments: arguments))
         }

@@ -160,8 +160,7 @@ struct WireMessage {
         case .string(let text)?:
             fragment.arguments = text
         case let object? where !object.isNull:
-            let data = (try? OutgoingMessage.encoder().encode(object)) ?? Data()
-            fragment.arguments = String(decoding: data, as: UTF8.self)
+            fragment.arguments = ToolCallAssembler.argumentsText(object)
         default:
             break
         }

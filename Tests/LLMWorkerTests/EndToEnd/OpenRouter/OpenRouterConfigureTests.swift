@@ -7,7 +7,7 @@ final class OpenRouterConfigureTests: XCTestCase {
         ["provider": "openrouter", "model": model, "base_url": baseURL, "api_key_set": true, "api_key_source": apiKeySource,
          "headers": [:], "temperature": nil, "max_tokens": nil, "app_url": "https://github.com/caal-project/caal",
          "app_title": "CAAL Voice Assistant", "fallback_models": [], "routing": nil, "strip_think": true,
-         "connect_timeout_s": 10, "first_token_timeout_s": 30, "idle_timeout_s": 30, "timeout_s": 120,
+         "recover_tool_calls": true, "connect_timeout_s": 10, "first_token_timeout_s": 30, "idle_timeout_s": 30, "timeout_s": 120,
          "max_retries": 2, "max_retry_wait_s": 10, "mock": nil]
     }
 

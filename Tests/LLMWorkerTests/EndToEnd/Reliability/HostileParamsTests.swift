@@ -41,11 +41,11 @@ final class HostileParamsTests: XCTestCase {
         ]
         // Every configure call keeps the mock active (a hostile provider value is refused, so nothing changes).
         let configure: JSON = ["provider": "mock", "model": "mock-1", "headers": ["X-A": "b"], "temperature": 1, "max_tokens": 9,
-                               "fallback_models": ["m2"], "routing": ["order": ["a"]], "strip_think": true, "connect_timeout_s": 5,
+                               "fallback_models": ["m2"], "routing": ["order": ["a"]], "strip_think": true, "recover_tool_calls": true, "connect_timeout_s": 5,
                                "first_token_timeout_s": 5, "idle_timeout_s": 5, "timeout_s": 10, "max_retries": 1,
                                "max_retry_wait_s": 1, "app_url": "https://example.invalid", "app_title": "t", "mock": ["text": "ok"]]
         let configurePaths: [[Step]] = ["model", "base_url", "api_key", "headers", "temperature", "max_tokens", "fallback_models",
-                                        "routing", "strip_think", "connect_timeout_s", "first_token_timeout_s", "idle_timeout_s",
+                                        "routing", "strip_think", "recover_tool_calls", "connect_timeout_s", "first_token_timeout_s", "idle_timeout_s",
                                         "timeout_s", "max_retries", "max_retry_wait_s", "app_url", "app_title", "mock", "unknown"]
             .map { [.key($0)] } + [[], [.key("headers"), .key("X-A")], [.key("fallback_models"), .index(0)], [.key("mock"), .key("text")]]
         return [
