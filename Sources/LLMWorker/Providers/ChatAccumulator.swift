@@ -25,6 +25,7 @@ public struct ChatAccumulator: Sendable {
     private var upstreamProvider: String?
     private var warnings: [String] = []
     private var sawFinish = false
+    private var sawStream = false
 
     /// - Parameter recoveringCallsTo: the request's tools, when tool calls written as text are to be recovered.
     public init(stripThink: Bool, recoveringCallsTo tools: [JSONValue]? = nil) {
@@ -34,6 +35,7 @@ public struct ChatAccumulator: Sendable {
 
     /// Adds a chunk; returns what the client should be sent for it (possibly empty).
     public mutating func add(_ chunk: CompletionChunk) -> DeltaPayload {
+        if chunk.isFromStream { sawStream = true }
         var delta = DeltaPayload()
         if let text = chunk.reasoning, !text.isEmpty { delta.reasoning = text }
         var recovered = TextToolCallFilter.Output()
@@ -89,6 +91,8 @@ public struct ChatAccumulator: Sendable {
 
     public var hasAnswer: Bool { !content.isEmpty || !toolCalls.isEmpty }
     public var hasFinishReason: Bool { sawFinish }
+    /// Some of the answer came from an event stream.
+    public var isFromStream: Bool { sawStream }
 
     public func result(provider: ProviderKind, timing: Timing) -> ChatResult {
         let assembled = toolCalls.finish()

@@ -47,6 +47,9 @@ public struct CompletionChunk: Sendable, Equatable {
     public var model: String?
     public var upstreamProvider: String?
     public var warnings: [String] = []
+    /// Read from an event stream (also when a non-streamed `chat` was answered with one): the end-of-stream rules
+    /// apply to the answer it is part of, so the same body gives `chat` and `chatStream` the same outcome.
+    public var isFromStream = false
 
     public init(content: String? = nil, reasoning: String? = nil, toolCalls: [ToolCallFragment] = [],
                 finishReason: String? = nil, usage: Usage? = nil, model: String? = nil, upstreamProvider: String? = nil) {
@@ -70,6 +73,7 @@ public struct CompletionChunk: Sendable, Equatable {
         if let name = next.model, !name.isEmpty { model = name }
         if let name = next.upstreamProvider, !name.isEmpty { upstreamProvider = name }
         for warning in next.warnings where !warnings.contains(warning) { warnings.append(warning) }
+        if next.isFromStream { isFromStream = true }
     }
 
     /// Whether this chunk carries something the listener would get (content, reasoning or a tool call).

@@ -107,7 +107,7 @@ actor StreamSink {
     func finish(provider: ProviderKind, streamed: Bool) async throws -> ChatResult {
         try Task.checkCancellation()
         await emit(accumulator.finish())
-        if streamed && !accumulator.hasFinishReason {
+        if (streamed || accumulator.isFromStream) && !accumulator.hasFinishReason {
             guard accumulator.hasAnswer else {
                 throw ProviderError(.invalidResponse, "The server ended the stream without any answer: no content, no tool call and no finish_reason (the prompt may exceed the model's context).", provider: provider.rawValue)
             }

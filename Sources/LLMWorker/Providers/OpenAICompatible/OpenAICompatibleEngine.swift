@@ -35,6 +35,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                     // Some servers stream even when not asked to (LiteLLM#25766): the stream is the answer.
                     var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
                     var whole = CompletionChunk()
+                    whole.isFromStream = true
                     try await reader.read(&events, watchdog: call.watchdog) { chunks in
                         for chunk in chunks { whole.append(chunk) }
                     }

@@ -66,6 +66,37 @@ final class ChatResponseTests: XCTestCase {
         assertProviderError(try worker.call("chat", hello, id: 3), id: 3, code: -32007, kind: "invalid_response")
     }
 
+    /// A server that answers a `chat` with an event stream (LiteLLM does, unasked): the same body gives `chat` the
+    /// same outcome and warnings as `chatStream` — an empty stream is invalid_response, one without a finish_reason
+    /// keeps its answer with a warning.
+    func testAChatAnsweredWithAStreamEndsAsAChatStreamWould() throws {
+        let server = try MockHTTPServer()
+        let worker = try startUpstreamWorker(server)
+        let bodies: [(name: String, events: [String])] = [
+            ("empty", []),
+            ("no finish_reason", [#"{"choices":[{"index":0,"delta":{"content":"Half an ans"}}]}"#]),
+            ("complete", [#"{"choices":[{"index":0,"delta":{"content":"Whole"}}]}"#, #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#]),
+        ]
+        for (n, body) in bodies.enumerated() {
+            server.enqueue(.sseStream(events: body.events))
+            let viaChat = try worker.call("chat", hello, id: .string("chat \(n)"))
+            server.enqueue(.sseStream(events: body.events))
+            let (_, viaStream) = try worker.stream(hello, id: .string("stream \(n)"))
+            if let error = viaStream["error"] {
+                XCTAssertEqual(viaChat["error"]?["code"], error["code"], body.name)
+                XCTAssertEqual(viaChat["error"]?["data"]?["kind"], "invalid_response", body.name)
+                XCTAssertEqual(viaChat["error"]?["message"], error["message"], body.name)
+            } else {
+                let chat = assertResult(viaChat, id: .string("chat \(n)"))
+                let stream = assertResult(viaStream, id: .string("stream \(n)"))
+                for key in ["content", "finish_reason", "warnings", "tool_calls"] {
+                    XCTAssertEqual(chat[key], stream[key], "\(body.name): \(key)")
+                }
+            }
+        }
+        XCTAssertEqual(server.requests.count, 6)
+    }
+
     /// Arguments as an object, as a double-encoded string, empty, null, invalid JSON and a JSON array.
     func testToolCallArgumentsInEveryFormAServerSends() throws {
         let server = try MockHTTPServer()
