@@ -92,6 +92,16 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int | None:
     return None
 
 
+def cpu_ms(pid: int) -> float | None:
+    """CPU time a process has used so far (user + system), in ms, from /proc (10 ms steps)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 # =====================================================================================================
 # The upstream server (runs in its own process: `bench.py --serve`)
 # =====================================================================================================
@@ -107,6 +117,9 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int | None:
 #             (for added-latency measurements)
 #   hold      ms before the response head is sent (a server that thinks before answering)
 #   tag       the server records send times and the moment the client closed the connection under it
+#   drop      1 = on a connection that already answered a request, read the request, then reset the connection
+#             without answering (a server dropping a kept-alive connection); on a new connection, answer
+#   close     1 = close the connection once the answer is sent (the next request needs a new one)
 # GET /_bench/stats?tag=T returns that record as JSON.
 
 CHUNK_PREFIX = (b'{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
@@ -139,7 +152,7 @@ def parse_spec(model: str) -> dict[str, Any]:
                             "tag": None}
     for part in model.split(";")[1:]:
         key, _, value = part.partition("=")
-        if key in ("n", "size", "stamp"):
+        if key in ("n", "size", "stamp", "drop", "close"):
             spec[key] = int(value)
         elif key in ("interval", "first", "hold"):
             spec[key] = float(value)
@@ -185,6 +198,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.streaming = False
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self.answered = 0
+        self.close_after = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -231,6 +246,14 @@ class UpstreamConnection(asyncio.Protocol):
             return
         request = json.loads(body)
         spec = parse_spec(str(request.get("model", "bench")))
+        if spec.get("drop") and self.answered:
+            import socket
+            import struct
+            self.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+            return
+        self.answered += 1
+        self.close_after = bool(spec.get("close"))
         if spec["hold"] > 0:
             asyncio.get_running_loop().call_later(spec["hold"] / 1000, self.answer, request, dict(spec, hold=0))
             return
@@ -293,6 +316,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def end_stream(self, t_first: int, sent: int) -> None:
         self.streaming = False
+        if self.close_after:
+            self.transport.close()
         if self.record is not None:
             if self.record["t_first"] is None:
                 self.record["t_first"] = t_first
@@ -583,6 +608,32 @@ async def scenario_cancel(sides, cfg, upstream: UpstreamProcess) -> dict[str, li
     return await round_robin(sides, cfg.warmup, cfg.repeats_cancel, measure)
 
 
+async def scenario_reconnect(worker, cfg) -> dict[str, list[float]]:
+    """The worker only: a request whose kept-alive connection the server drops without answering (how long until
+    its answer, and the worker's CPU meanwhile), and the worker's CPU while it waits 1 s for a first token on a
+    kept-alive connection and on a new one."""
+    samples: dict[str, list[float]] = {"recover_ms": [], "recover_cpu_ms": [], "wait_reused_cpu_ms": [],
+                                       "wait_new_cpu_ms": []}
+
+    async def cpu_during(spec: str) -> tuple[float, float]:
+        c0, t0 = cpu_ms(worker.pid), now_ns()
+        await worker.stream(spec)
+        return ms(now_ns() - t0), cpu_ms(worker.pid) - c0
+
+    wait = make_spec(n=1, first=cfg.reconnect_wait_ms)
+    for round_number in range(cfg.warmup + cfg.repeats_reconnect):
+        await worker.stream(make_spec(n=1))  # leaves a kept-alive connection
+        elapsed, cpu = await cpu_during(make_spec(n=20, drop=1))
+        _, reused = await cpu_during(wait)
+        await worker.stream(make_spec(n=1, close=1))  # the next request needs a new connection
+        _, new = await cpu_during(wait)
+        if round_number >= cfg.warmup:
+            for key, value in (("recover_ms", elapsed), ("recover_cpu_ms", cpu), ("wait_reused_cpu_ms", reused),
+                               ("wait_new_cpu_ms", new)):
+                samples[key].append(value)
+    return samples
+
+
 def measure_startup(binary: Path, venv_python: str | None, repeats: int, warmup: int) -> dict[str, list[float]]:
     ping = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
 
@@ -852,6 +903,20 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
                         target="< 10 ms", met=m["worker"] < 10, ratio_sdk=ratio(m.get("openai"), m["worker"]),
                         ratio_floor=ratio(m["worker"], m.get("aiohttp")), samples=s,
                         note="SDK: AsyncStream.close(); aiohttp: response.close()"))
+    if "reconnect" in results:
+        m = {key: median(values) for key, values in results["reconnect"].items()}
+        only_worker = lambda key: {"worker": m[key]}  # noqa: E731
+        rows.append(Row("reconnect", "kept-alive connection reset under a request → its answer", "ms", only_worker("recover_ms"),
+                        target="< 100 ms", met=m["recover_ms"] < 100, samples={"worker": results["reconnect"]["recover_ms"]},
+                        note="sent again, whole, on a new connection (not waiting for first_token_timeout_s)"))
+        rows.append(Row("reconnect_cpu", "… worker CPU meanwhile", "ms", only_worker("recover_cpu_ms"),
+                        target="< 100 ms", met=m["recover_cpu_ms"] < 100))
+        wait = f"{cfg.reconnect_wait_ms / 1000:g} s"
+        rows.append(Row("wait_reused_cpu", f"worker CPU while waiting {wait} for a first token, kept-alive connection", "ms",
+                        only_worker("wait_reused_cpu_ms"), target="< 50 ms", met=m["wait_reused_cpu_ms"] < 50))
+        rows.append(Row("wait_new_cpu", f"worker CPU while waiting {wait} for a first token, new connection", "ms",
+                        only_worker("wait_new_cpu_ms"),
+                        note="Foundation on Linux keeps waking up on a connection it had to wait to write to (README, known limits)"))
     if "memory" in results:
         mem = results["memory"]
         idle = {k: v["idle_rss_kib"] / 1024 for k, v in mem.items()}
@@ -931,7 +996,7 @@ def parse_args(argv: list[str]):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
     p.add_argument("--quick", action="store_true", help="fewer repeats and requests (a rough look in well under a minute)")
-    p.add_argument("--only", default="", help="comma-separated scenarios: startup,ttft,throughput,concurrency,cancel,memory")
+    p.add_argument("--only", default="", help="comma-separated scenarios: startup,ttft,throughput,concurrency,cancel,reconnect,memory")
     p.add_argument("--worker-only", action="store_true", help="skip the openai SDK and aiohttp columns")
     p.add_argument("--binary", default=None, help="measure this worker binary instead of building one")
     p.add_argument("--no-build", action="store_true", help="use the binary in .build-bench without running swift build")
@@ -957,6 +1022,8 @@ def parse_args(argv: list[str]):
     args.repeats_throughput = r
     args.repeats_cancel = r
     args.repeats_startup = r
+    args.repeats_reconnect = 3 if args.quick else 7
+    args.reconnect_wait_ms = 1000
     args.c_instant = 200
     args.c_paced = 50
     args.c_repeats = 1 if args.quick else 3
@@ -1002,6 +1069,9 @@ async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: Upstream
         if only("cancel"):
             log("cancel latency")
             results["cancel"] = await scenario_cancel(sides, cfg, upstream)
+        if only("reconnect"):
+            log("dropped kept-alive connections, and the CPU a wait for the first token costs (worker only)")
+            results["reconnect"] = await scenario_reconnect(sides[0], cfg)
     finally:
         for side in sides:
             await side.close()

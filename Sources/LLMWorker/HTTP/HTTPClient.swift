@@ -81,6 +81,18 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         exchange(for: task)?.sentBody()
     }
 
+    /// libcurl is about to send a request again on a new connection: the kept-alive one it went out on closed before
+    /// any byte of the response (`Curl_retry_request`). Foundation cannot hand it the body a second time (it answers
+    /// the rewind as done and the server would get the head alone, then wait for the rest), so the exchange ends here
+    /// and the engine sends the whole request again.
+    func urlSession(_ session: URLSession, task: URLSessionTask,
+                    needNewBodyStream completionHandler: @escaping @Sendable (InputStream?) -> Void) {
+        completionHandler(nil)
+        guard let exchange = exchange(for: task) else { return }
+        // Not from here: this runs on the task's own queue, which cancelling the task waits for.
+        DispatchQueue.global().async { exchange.fail(UnansweredRequest()) }
+    }
+
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         lock.lock()
         let exchange = exchanges.removeValue(forKey: task.taskIdentifier)

@@ -79,6 +79,9 @@ struct UpstreamCall: Sendable {
 
     private func translate(_ error: Error) -> Error {
         switch error {
+        case is UnansweredRequest:
+            return ConnectionAwareError(ProviderError(.connection, "The connection to \(host) closed before any response.", provider: provider.rawValue),
+                                        isConnectionFailure: true, unanswered: true)
         case let timeout as ExchangeTimeout:
             return ConnectionAwareError(ProviderError(.timeout, timeout.message, provider: provider.rawValue),
                                         isConnectionFailure: timeout.phase == .connect)
@@ -112,13 +115,20 @@ struct UpstreamCall: Sendable {
 
 /// A provider error, and whether it was a failure of the connection itself (refused, reset, lost, connect
 /// timeout) rather than an answer: those are retried like the SDKs retry connection errors, while nothing
-/// of the answer has reached the client yet.
+/// of the answer has reached the client yet. `unanswered`: the request went out on a kept-alive connection that
+/// closed before any byte of the response (`UnansweredRequest`); it can be sent again at once.
 struct ConnectionAwareError: Error, Sendable {
     var error: ProviderError
     let isConnectionFailure: Bool
+    let unanswered: Bool
 
-    init(_ error: ProviderError, isConnectionFailure: Bool) {
+    init(_ error: ProviderError, isConnectionFailure: Bool, unanswered: Bool = false) {
         self.error = error
         self.isConnectionFailure = isConnectionFailure
+        self.unanswered = unanswered
     }
 }
+
+/// The kept-alive connection a request went out on closed before any byte of the response: a server restarting, a
+/// proxy, or an idle timeout that raced the request. The server never answered, so sending the request again is safe.
+struct UnansweredRequest: Error, Sendable {}

@@ -157,6 +157,7 @@ struct OpenAICompatibleEngine: LLMProvider {
         let policy = RetryPolicy(settings: settings.retry)
         let clock = RequestClock()
         var attempt = 0
+        var resentUnanswered = false
         while true {
             attempt += 1
             var timeouts = settings.timeouts
@@ -166,10 +167,12 @@ struct OpenAICompatibleEngine: LLMProvider {
             } catch {
                 var failure: ProviderError
                 var connectionFailure = false
+                var unanswered = false
                 switch error {
                 case let aware as ConnectionAwareError:
                     failure = aware.error
                     connectionFailure = aware.isConnectionFailure
+                    unanswered = aware.unanswered
                 case let provided as ProviderError:
                     failure = provided
                 case let answer as AnswerError:
@@ -178,6 +181,13 @@ struct OpenAICompatibleEngine: LLMProvider {
                     throw error
                 }
                 let started = await progress?.delivered ?? false
+                if unanswered, !started, !resentUnanswered {
+                    // A kept-alive connection that died under the request: the same attempt goes out again at once.
+                    resentUnanswered = true
+                    attempt -= 1
+                    logger.debug("\(failure.message) The request is sent again on a new connection.")
+                    continue
+                }
                 var decision = policy.decide(failure, attempt: attempt, answerStarted: started, connectionFailure: connectionFailure)
                 if case .retry(let wait) = decision, clock.elapsedMs / 1000 + wait >= settings.timeouts.total { decision = .fail }
                 switch decision {
