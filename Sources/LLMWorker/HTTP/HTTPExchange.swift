@@ -52,6 +52,8 @@ final class HTTPExchange: @unchecked Sendable {
     private var lastReceived: UInt64 = 0
     /// The server sent its whole response (the reader may not have taken all of it yet).
     private var receivedAll = false
+    /// The response head arrived: whatever fails after this, the server did answer.
+    private var responded = false
 
     init(task: URLSessionDataTask) {
         self.task = task
@@ -96,6 +98,9 @@ final class HTTPExchange: @unchecked Sendable {
 
     func received(response: URLResponse) {
         markConnected()
+        lock.lock()
+        responded = true
+        lock.unlock()
         guard let http = response as? HTTPURLResponse else { return }
         var headers: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
@@ -117,6 +122,13 @@ final class HTTPExchange: @unchecked Sendable {
         bodySignalled = true
         lock.unlock()
         if signal { continuation.yield(.bodyWaiting) }
+    }
+
+    /// Whether the response head arrived.
+    var hasResponded: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return responded
     }
 
     /// When bytes last came from the server, and whether its response is complete.

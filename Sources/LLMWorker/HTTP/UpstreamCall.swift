@@ -89,6 +89,9 @@ struct UpstreamCall: Sendable {
             return error
         case let urlError as URLError where urlError.code == .cancelled:
             return CancellationError()
+        case let urlError as URLError where exchange.hasResponded && Self.isBrokenBodyFraming(urlError):
+            // The server answered, but its body is not what its headers promise: the same request would get the same.
+            return ProviderError(.invalidResponse, "The server's answer could not be read: \(urlError.localizedDescription) (the body does not match its Content-Encoding or chunked framing).", provider: provider.rawValue)
         case let urlError as URLError:
             return ConnectionAwareError(ProviderError(.connection, "Could not reach \(host): \(Self.describe(urlError))", provider: provider.rawValue),
                                         isConnectionFailure: true)
@@ -96,6 +99,14 @@ struct UpstreamCall: Sendable {
             return ConnectionAwareError(ProviderError(.connection, "The connection to \(host) failed: \(error.localizedDescription)", provider: provider.rawValue),
                                         isConnectionFailure: true)
         }
+    }
+
+    /// libcurl's failures to decode a body (a Content-Encoding that is not what it says, broken chunked framing)
+    /// reach URLSession on Linux as `.unknown` with libcurl's own text: that text is all there is to go by.
+    static func isBrokenBodyFraming(_ error: URLError) -> Bool {
+        guard error.code == .unknown else { return false }
+        let text = error.localizedDescription.lowercased()
+        return ["unencoding", "content encoding", "chunked-encoding", "chunk hex-length", "chunk size"].contains { text.contains($0) }
     }
 
     private static func describe(_ error: URLError) -> String {

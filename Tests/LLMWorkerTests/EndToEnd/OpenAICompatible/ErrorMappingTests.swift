@@ -199,12 +199,16 @@ final class MalformedHTTPTests: XCTestCase {
             ("not HTTP at all", [.rawText("SSH-2.0-OpenSSH_9.6\r\n"), .close], false, "connection"),
             ("head, then close", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cho"), .close], false, "connection"),
             ("reset before any response", [.reset], false, "connection"),
-            ("bad chunk size", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n"), .close], true, "connection"),
+            ("bad chunk size", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n"), .close], true, "invalid_response"),
+            ("bad chunk size, chat", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"cho\r\nZZ\r\nhello\r\n"), .close], false, "invalid_response"),
+            ("gzip that is not gzip", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\n{\"choices\":1"), .close], false, "invalid_response"),
+            ("gzip that is not gzip, stream", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\ndata: {}\n\n\r\n"), .close], true, "invalid_response"),
             ("stream head, then close", [.rawText("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"), .close], true, "connection"),
         ]
         let worker = try startUpstreamWorker(server)
         for (n, item) in cases.enumerated() {
             server.enqueue(item.response)
+            let requestsBefore = server.requests.count
             let id = JSON.string("\(n): \(item.name)")
             let response: JSON
             if item.stream {
@@ -216,6 +220,10 @@ final class MalformedHTTPTests: XCTestCase {
             }
             XCTAssertEqual(response["error"]?["data"]?["kind"], .string(item.kind), "\(item.name): \(response)")
             XCTAssertEqual(response["error"]?["data"]?["partial_content"], "", "\(item.name): \(response)")
+            if item.kind == "invalid_response" {
+                XCTAssertEqual(server.requests.count, requestsBefore + 1, "\(item.name): an answer that cannot be read is not retried")
+                XCTAssertEqual(response["error"]?["data"]?["retryable"], false, item.name)
+            }
         }
         assertResult(try worker.call("ping", nil, id: "p"), id: "p")
         XCTAssertTrue(worker.isRunning)
