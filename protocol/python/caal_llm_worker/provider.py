@@ -138,15 +138,29 @@ def _types() -> _Types:
 _CALL_OPTIONS = ("model", "temperature", "max_tokens", "extra", "timeout")
 
 
-def _ollama_error(settings: Mapping[str, Any]) -> ValueError:
-    host = str(settings.get("ollama_host") or os.environ.get("OLLAMA_HOST") or "http://localhost:11434").rstrip("/")
-    model = settings.get("ollama_model") or "qwen3:8b"
-    return ValueError(
-        "llm_provider 'ollama' is not served by caal-llm-worker, which speaks the OpenAI wire format. "
-        f"Reach Ollama through its OpenAI-compatible endpoint instead: set llm_provider to 'openai_compatible', "
-        f"openai_base_url to '{host}/v1' and openai_model to '{model}'. "
-        "num_ctx and think are not carried over that way: set the context size on the Ollama side "
-        "(for example in a Modelfile), and thinking is kept out of the spoken answer by the worker."
+OLLAMA_DEFAULT_HOST = "http://localhost:11434"
+
+
+def _ollama_base_url(host: str | None) -> str:
+    """Ollama's OpenAI-compatible endpoint for CAAL's ``ollama_host`` (or ``OLLAMA_HOST``, as CAAL's client reads it)."""
+    host = str(host or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST).strip().rstrip("/")
+    if "://" not in host:
+        host = "http://" + host  # OLLAMA_HOST is often written without a scheme ("0.0.0.0:11434")
+    return host if host.endswith("/v1") else host + "/v1"
+
+
+def _warn_ollama_route(base_url: str, num_ctx: Any = None, think: Any = None) -> None:
+    carried = "num_ctx and think"
+    if num_ctx is not None or think is not None:
+        carried = f"CAAL's num_ctx ({num_ctx}) and think ({think})"
+    logger.warning(
+        "llm_provider 'ollama' runs through Ollama's OpenAI-compatible endpoint %s, which does not carry %s. "
+        "Set the context size on the Ollama server: OLLAMA_CONTEXT_LENGTH in its environment, or PARAMETER "
+        "num_ctx in a Modelfile. Thinking is then the model's own default (on for models that can think; "
+        "Ollama's /v1 turns it off only for requests with reasoning_effort 'none'); its text is never spoken, "
+        "but a thinking model starts answering later.",
+        base_url,
+        carried,
     )
 
 
@@ -156,7 +170,10 @@ class _WorkerProviderImpl:
     Args:
         provider: ``"openai_compatible"``, ``"openrouter"`` or ``"mock"``
             (``"groq"`` is accepted and means openai_compatible at Groq's
-            OpenAI-compatible endpoint).
+            OpenAI-compatible endpoint; ``"ollama"`` means openai_compatible
+            at ``{base_url}/v1``, ``base_url`` being Ollama's host as CAAL
+            gives it, with a logged warning that num_ctx and think do not
+            carry over).
         model: model name as the server knows it.
         base_url: server URL (``.../v1``); OpenRouter's is the default there.
         api_key: optional; without one no Authorization header is sent (the
@@ -194,14 +211,17 @@ class _WorkerProviderImpl:
     ) -> None:
         name = (provider or "").lower()
         if name == "ollama":
-            raise _ollama_error({"ollama_model": model, "ollama_host": base_url})
+            # base_url is Ollama's host, as CAAL's OllamaProvider takes it.
+            name = "openai_compatible"
+            base_url = _ollama_base_url(base_url)
+            _warn_ollama_route(base_url)
         if name == "groq":
             name = "openai_compatible"
             base_url = base_url or GROQ_BASE_URL
         if name not in _WORKER_PROVIDERS:
             raise ValueError(
                 f"Unknown LLM provider for caal-llm-worker: {provider!r}. "
-                "Supported providers: openai_compatible, openrouter, groq (via openai_compatible), mock"
+                "Supported providers: openai_compatible, openrouter, groq and ollama (via openai_compatible), mock"
             )
         if name == "openrouter" and not (api_key or os.environ.get("OPENROUTER_API_KEY")):
             raise ValueError(
@@ -251,8 +271,10 @@ class _WorkerProviderImpl:
         ``openai_api_key`` or OPENAI_API_KEY), ``openrouter``
         (``openrouter_model``, ``openrouter_api_key`` or OPENROUTER_API_KEY,
         required), ``groq`` (``groq_model``, ``groq_api_key`` or GROQ_API_KEY,
-        served as openai_compatible at Groq's endpoint).  ``ollama``, CAAL's
-        default, raises a ValueError saying how to reach Ollama instead.
+        served as openai_compatible at Groq's endpoint), ``ollama``, CAAL's
+        default (``ollama_host``, ``ollama_model``; served as openai_compatible
+        at ``{ollama_host}/v1``, with a logged warning that ``num_ctx`` and
+        ``think`` do not carry over and how to set them on the server).
         ``kwargs`` go to the constructor (``worker_path``, ``config``...).
         """
         name = str(settings.get("llm_provider") or "ollama").lower()
@@ -262,7 +284,15 @@ class _WorkerProviderImpl:
             return float(value) if value is not None else default
 
         if name == "ollama":
-            raise _ollama_error(settings)
+            base_url = _ollama_base_url(settings.get("ollama_host"))
+            _warn_ollama_route(base_url, settings.get("num_ctx", 8192), settings.get("think", False))
+            return cls(
+                provider="openai_compatible",
+                model=settings.get("ollama_model") or "qwen3:8b",
+                base_url=base_url,
+                temperature=temperature(0.15),
+                **kwargs,
+            )
         if name == "openai_compatible":
             return cls(
                 provider="openai_compatible",
@@ -304,8 +334,7 @@ class _WorkerProviderImpl:
             return cls(provider="mock", model=settings.get("mock_model"), temperature=temperature(0.7), **kwargs)
         raise ValueError(
             f"Unknown LLM provider: {name}. "
-            "Supported providers: openai_compatible, openrouter, groq (via openai_compatible), "
-            "mock (ollama: through openai_compatible at {ollama_host}/v1)"
+            "Supported providers: openai_compatible, openrouter, groq and ollama (via openai_compatible), mock"
         )
 
     # ------------------------------------------------------------ properties
