@@ -17,6 +17,7 @@ CAAL's provider package may import this module (see ``_types``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import json
@@ -188,7 +189,11 @@ class _WorkerProviderImpl:
             one.  A worker has one active configuration, so share a client
             only between providers with the same settings.
 
-    The worker is started lazily, on the first call.  It stops when
+    Built inside a running event loop, the provider starts and configures
+    its worker at once, in the background, so the first turn does not wait
+    for it; a failure there is raised by the first call (which tries again),
+    never by the constructor.  Built outside a loop (or with a shared
+    ``client``), the worker starts on the first call.  It stops when
     :meth:`aclose` is called, or when the provider (with its client) is
     garbage-collected.
     """
@@ -258,8 +263,19 @@ class _WorkerProviderImpl:
             self._owns_client = False
         self._client = client
         self._configured = self._owns_client
+        self._starting = self._start_in_background() if self._owns_client else None
 
         logger.debug("WorkerProvider initialized: %s %s at %s", name, model, self._base_url)
+
+    def _start_in_background(self) -> asyncio.Task[None] | None:
+        """Start and configure the worker now if a loop runs, so that the first turn finds it ready."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # no loop yet: the first call starts it
+        task = loop.create_task(self._client.start())
+        task.add_done_callback(_note_background_start)
+        return task
 
     # ------------------------------------------------------------- settings
     @classmethod
@@ -519,6 +535,13 @@ class _WorkerProviderImpl:
         """Stop the worker this provider started (a shared client is left alone)."""
         if self._owns_client:
             await self._client.close()
+
+
+def _note_background_start(task: asyncio.Task[None]) -> None:
+    # Retrieved here so asyncio never reports it as lost; the first call starts the worker again
+    # and raises the same error to its caller.
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("starting the worker in the background failed: %r", task.exception())
 
 
 _provider_class: type | None = None
