@@ -28,10 +28,11 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .client import WorkerClient
+from .client import ChatStream, WorkerClient
 
 __all__ = [
     "WorkerProvider",
+    "StreamedReply",
     "LLMResponse",
     "ToolCall",
     "TokenUsage",
@@ -462,20 +463,30 @@ class _WorkerProviderImpl:
         WorkerTimeoutError` is raised.  ``_last_usage`` is set when the stream
         completes.
         """
-        options = self._call_options(kwargs)
-        self._last_usage = None
-        await self._ready()
-        stream = self._client.chat_stream(
-            messages, tools=tools or None, tool_choice="none" if tools else None, **options
-        )
+        reply = StreamedReply(self, messages, tools or None, "none" if tools else None, self._call_options(kwargs))
         try:
-            async for delta in stream:
-                piece = delta.get("content")
-                if piece:
-                    yield piece
-            self._last_usage = self._usage(stream.result)
+            async for piece in reply:
+                yield piece
         finally:
-            stream.cancel()  # a no-op once finished; barge-in otherwise
+            reply.cancel()  # a no-op once finished; barge-in otherwise
+
+    def chat_stream_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> StreamedReply:
+        """One streamed request with the tools offered (``tool_choice: "auto"``): a round of a streamed tool loop.
+
+        Iterate the returned :class:`StreamedReply` (once) for the answer's
+        text as it arrives; reasoning and tool-call fragments never reach the
+        caller.  When the iteration has ended, ``reply.response`` is the whole
+        ``LLMResponse`` (content, tool calls with parsed arguments, usage) and
+        ``_last_usage`` is set.  ``reply.cancel()`` stops the request.  Accepts
+        the per-call options of :meth:`chat`, ``tool_choice`` included.
+        """
+        tool_choice = (kwargs.get("tool_choice") or "auto") if tools else None
+        return StreamedReply(self, messages, tools or None, tool_choice, self._call_options(kwargs))
 
     # ------------------------------------------------------------- tool helpers
     def prepare_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -535,6 +546,56 @@ class _WorkerProviderImpl:
         """Stop the worker this provider started (a shared client is left alone)."""
         if self._owns_client:
             await self._client.close()
+
+
+class StreamedReply:
+    """A streamed answer whose tool calls are known once it has ended.
+
+    Made by :meth:`WorkerProvider.chat_stream_with_tools` (and used by
+    :meth:`WorkerProvider.chat_stream`).  Iterating it sends the request and
+    yields the non-empty content pieces; afterwards :attr:`response` holds the
+    ``LLMResponse`` built from the final ChatResult (None if the stream was
+    cancelled).  :meth:`cancel` stops the request at once.
+    """
+
+    def __init__(
+        self,
+        provider: _WorkerProviderImpl,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: Any,
+        options: dict[str, Any],
+    ) -> None:
+        self._provider = provider
+        self._request = (messages, tools, tool_choice, options)
+        self._stream: ChatStream | None = None
+        self.response: Any = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._content()
+
+    async def _content(self) -> AsyncIterator[str]:
+        provider = self._provider
+        messages, tools, tool_choice, options = self._request
+        provider._last_usage = None
+        await provider._ready()
+        stream = provider._client.chat_stream(messages, tools=tools, tool_choice=tool_choice, **options)
+        self._stream = stream
+        try:
+            async for delta in stream:
+                piece = delta.get("content")
+                if piece:
+                    yield piece
+            if stream.result is not None:
+                self.response = provider._response(stream.result)
+                provider._last_usage = provider._usage(stream.result)
+        finally:
+            stream.cancel()
+
+    def cancel(self) -> None:
+        """Stop the request if it still runs (synchronous: safe in ``finally``)."""
+        if self._stream is not None:
+            self._stream.cancel()
 
 
 def _note_background_start(task: asyncio.Task[None]) -> None:
