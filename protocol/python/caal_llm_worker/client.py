@@ -681,6 +681,14 @@ class WorkerClient:
         """``{ok, version, in_flight}``; starts the worker if needed."""
         return await self.request("ping", None, timeout=timeout)
 
+    async def warm(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Re-open the upstream connection if the pooled one may have been closed: ``{ok, ms, reused, ...}``.
+
+        A failed connection is reported in the result, not raised; a worker
+        that has no ``warm`` method answers with a :class:`ProtocolError`.
+        """
+        return await self.request("warm", None, timeout=timeout)
+
     async def cancel(self, request_id: int, *, wait: bool = False) -> bool | None:
         """Cancel a request by id.
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .client import ChatStream, WorkerClient
+from .errors import WorkerError
 
 __all__ = [
     "WorkerProvider",
@@ -487,6 +488,23 @@ class _WorkerProviderImpl:
         """
         tool_choice = (kwargs.get("tool_choice") or "auto") if tools else None
         return StreamedReply(self, messages, tools or None, tool_choice, self._call_options(kwargs))
+
+    async def warm(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Have the worker re-open its upstream connection if the pooled one may be gone; best effort.
+
+        Meant to be started, not awaited, when the user starts speaking, so
+        that the answer's request finds an open connection.  The worker's
+        answer is returned (``{"ok", "ms", "reused", ...}``).  Never raises a
+        :class:`~caal_llm_worker.errors.WorkerError`: a failure (a worker
+        without ``warm`` included) comes back as ``{"ok": False, "error":
+        {"kind", "message"}}``, and nothing else is affected.
+        """
+        try:
+            await self._ready()
+            return await self._client.warm(timeout=timeout)
+        except WorkerError as exc:
+            logger.debug("warm failed: %r", exc)
+            return {"ok": False, "ms": None, "reused": None, "error": {"kind": exc.kind, "message": str(exc)}}
 
     # ------------------------------------------------------------- tool helpers
     def prepare_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import unittest
 
 from caal_llm_worker import InvalidParamsError, WorkerNotFound, WorkerProvider
 
-from .support import WorkerTestCase, clean_env, worker_binary
+from .support import HTTPWorkerTestCase, WorkerTestCase, clean_env, worker_binary
 
 USER = [{"role": "user", "content": "hi"}]
 
@@ -56,6 +56,39 @@ class BackgroundStartTests(WorkerTestCase):
         provider = WorkerProvider(provider="mock", client=client)
         self.assertIsNone(provider._starting)
         self.assertIsNone(client.pid)
+
+
+class WarmTests(HTTPWorkerTestCase):
+    async def skip_unless_the_worker_has_warm(self) -> None:
+        # Until the worker's `warm` is merged in: the guard goes once it is.
+        discovered = await self.make_client().request("rpc.discover")
+        if "warm" not in {method.get("name") for method in discovered.get("methods", [])}:
+            self.skipTest("this worker has no `warm` method yet (rpc.discover does not list it)")
+
+    async def test_client_warm_reports_the_connection(self) -> None:
+        await self.skip_unless_the_worker_has_warm()
+        client = self.make_client(self.http_config())
+        result = await client.warm()
+        self.assertIs(result["ok"], True, result)
+        self.assertIsInstance(result["ms"], (int, float))
+        self.assertIn(result["reused"], (True, False, None))
+
+    async def test_provider_warm_then_a_turn(self) -> None:
+        await self.skip_unless_the_worker_has_warm()
+        provider = self.make_provider(
+            provider="openai_compatible", model="mock-model", base_url=self.server.base_url, config={"max_retries": 0}
+        )
+        result = await provider.warm()
+        self.assertIs(result["ok"], True, result)
+        response = await provider.chat(USER)
+        self.assertEqual(response.content, "echo: hi")
+
+    async def test_provider_warm_never_raises(self) -> None:
+        provider = WorkerProvider(provider="mock", worker_path="/nonexistent/caal-llm-worker")
+        result = await provider.warm()
+        self.assertIs(result["ok"], False)
+        self.assertEqual(result["error"]["kind"], WorkerNotFound.default_kind)
+        self.assertIn("/nonexistent/caal-llm-worker", result["error"]["message"])
 
 
 class OutsideALoopTests(unittest.TestCase):
