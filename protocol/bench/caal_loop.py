@@ -244,23 +244,29 @@ async def scenario_first_turn(cfg, binary: Path, upstream: bench.UpstreamProcess
     return samples
 
 
-async def after_idle(side: Side, warm: bool) -> float:
-    """A turn after IDLE_S of silence (warm: told SPEAKING_S before the turn): turn start → first chunk (ms)."""
+async def timed_turn(side: Side) -> float:
+    t0 = now_ns()
+    return ms(await side.turn(uuid.uuid4().hex[:12]) - t0)
+
+
+async def after_idle(side: Side, warm: bool) -> tuple[float, float]:
+    """Turn start → first chunk (ms) of a turn right after another, then of one after IDLE_S of silence
+    (warm: told SPEAKING_S before that turn)."""
     await side.turn(uuid.uuid4().hex[:12])
+    steady = await timed_turn(side)
     if warm:
         await asyncio.sleep(IDLE_S - SPEAKING_S)
         asyncio.create_task(side.provider.warm())
         await asyncio.sleep(SPEAKING_S)
     else:
         await asyncio.sleep(IDLE_S)
-    t0 = now_ns()
-    return ms(await side.turn(uuid.uuid4().hex[:12]) - t0)
+    return steady, await timed_turn(side)
 
 
 async def scenario_idle(cfg, binary: Path, idle_upstream: bench.UpstreamProcess, has_warm: bool) -> dict[str, Any]:
     spec = bench.make_spec(n=5, size=5, interval=PACE_MS)
     names = ["caal", "worker"] + (["worker_warm"] if has_warm else [])
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    samples: dict[str, dict[str, list[float]]] = {"steady": {name: [] for name in names}, "idle": {name: [] for name in names}}
     for number in range(cfg.repeats_slow):
         log(f"turn after {IDLE_S:.0f} s idle: round {number + 1} of {cfg.repeats_slow}")
         runs = {name: sides(binary, idle_upstream.base_url, spec, with_tools=False)[name.split("_")[0]] for name in names}
@@ -268,13 +274,14 @@ async def scenario_idle(cfg, binary: Path, idle_upstream: bench.UpstreamProcess,
             side.provider = side.make_provider()
         try:
             # Side by side, 0.5 s apart, so that their turns do not overlap.
-            async def staggered(index: int, name: str) -> float:
+            async def staggered(index: int, name: str) -> tuple[float, float]:
                 await asyncio.sleep(0.5 * index)
                 return await after_idle(runs[name], warm=name == "worker_warm")
 
             values = await asyncio.gather(*(staggered(i, name) for i, name in enumerate(names)))
-            for name, value in zip(names, values):
-                samples[name].append(value)
+            for name, (steady, idle) in zip(names, values):
+                samples["steady"][name].append(steady)
+                samples["idle"][name].append(idle)
         finally:
             for side in runs.values():
                 await side.close()
@@ -308,9 +315,10 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
         out.append(f"\nthe answer's first to last token at the server — {completion}")
     names = [("caal", "CAAL in-process provider"), ("worker_lazy", "worker started at the first call (before)"),
              ("worker", "worker started when built"), ("worker_warm", "worker + warm")]
-    rows = [(key, label) for key, label in (("first_turn", f"a session's first turn ({SPEAKING_S:.0f} s after the provider is built)"),
-                                            ("idle", f"a turn after {IDLE_S:.0f} s idle; the server closes idle connections after {SERVER_IDLE_CLOSE_S:.0f} s"))
-            if key in results]
+    labels = (("first_turn", f"a session's first turn ({SPEAKING_S:.0f} s after the provider is built)"),
+              ("steady", "a turn right after another (its connection open)"),
+              ("idle", f"a turn after {IDLE_S:.0f} s idle; the server closes idle connections after {SERVER_IDLE_CLOSE_S:.0f} s"))
+    rows = [(key, label) for key, label in labels if key in results]
     if rows:
         table = [["turn start → first chunk (ms, medians)"] + [label for _, label in names]]
         for key, label in rows:
@@ -359,7 +367,7 @@ async def run(cfg, binary: Path, only: Callable[[str], bool], results: dict[str,
             log("a session's first turn")
             results["first_turn"] = await scenario_first_turn(cfg, binary, upstream, has_warm)
         if only("idle"):
-            results["idle"] = await scenario_idle(cfg, binary, idle_upstream, has_warm)
+            results.update(await scenario_idle(cfg, binary, idle_upstream, has_warm))
     finally:
         upstream.close()
         idle_upstream.close()
