@@ -202,6 +202,35 @@ async def scenario_first_chunk(cfg, binary: Path, upstream: bench.UpstreamProces
     return results
 
 
+async def scenario_loop_overhead(cfg, binary: Path, upstream: bench.UpstreamProcess) -> list[float]:
+    """The streamed loop's own share of its first chunk: from the provider's first piece to the loop's yield (µs)."""
+    from caal_llm_worker.provider import StreamedReply
+
+    spec = bench.make_spec(n=3, size=5, first=PACE_MS, interval=PACE_MS)
+    side = sides(binary, upstream.base_url, spec, with_tools=True)["worker"]
+    pieces: list[int] = []
+    content = StreamedReply._content
+
+    async def noting_the_first_piece(reply: Any) -> Any:
+        async for piece in content(reply):
+            pieces.append(now_ns())
+            yield piece
+
+    StreamedReply._content = noting_the_first_piece  # type: ignore[method-assign]
+    side.provider = side.make_provider()
+    samples: list[float] = []
+    try:
+        for number in range(cfg.warmup + cfg.repeats):
+            pieces.clear()
+            first = await side.turn(uuid.uuid4().hex[:12])
+            if number >= cfg.warmup:
+                samples.append((first - pieces[0]) / 1e3)
+    finally:
+        StreamedReply._content = content  # type: ignore[method-assign]
+        await side.close()
+    return samples
+
+
 async def first_turn(side: Side, build: Callable[[], Any], warm: bool, tag: str) -> float:
     """A session's first turn, SPEAKING_S after the provider is built: turn start → first chunk (ms)."""
     side.provider = build()
@@ -313,6 +342,10 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
         out.append(bench.markdown_table(table))
         completion = ", ".join(f"{label}: {fmt(chunk[key + '_completion_ms'])} ms" for key, label, *_ in FIRST_CHUNK_CASES)
         out.append(f"\nthe answer's first to last token at the server — {completion}")
+        overhead = chunk.get("loop_overhead_us")
+        if overhead:
+            out.append(f"the streamed loop's own share (the provider's first piece → the loop's first chunk): "
+                       f"median {median(overhead):.0f} µs, max {max(overhead):.0f} µs")
     names = [("caal", "CAAL in-process provider"), ("worker_lazy", "worker started at the first call (before)"),
              ("worker", "worker started when built"), ("worker_warm", "worker + warm")]
     labels = (("first_turn", f"a session's first turn ({SPEAKING_S:.0f} s after the provider is built)"),
@@ -363,6 +396,7 @@ async def run(cfg, binary: Path, only: Callable[[str], bool], results: dict[str,
     try:
         if only("first_chunk"):
             results["first_chunk"] = await scenario_first_chunk(cfg, binary, upstream)
+            results["first_chunk"]["loop_overhead_us"] = await scenario_loop_overhead(cfg, binary, upstream)
         if only("first_turn"):
             log("a session's first turn")
             results["first_turn"] = await scenario_first_turn(cfg, binary, upstream, has_warm)
