@@ -496,15 +496,17 @@ class _WorkerProviderImpl:
         that the answer's request finds an open connection.  The worker's
         answer is returned (``{"ok", "ms", "reused", ...}``).  Never raises a
         :class:`~caal_llm_worker.errors.WorkerError`: a failure (a worker
-        without ``warm`` included) comes back as ``{"ok": False, "error":
-        {"kind", "message"}}``, and nothing else is affected.
+        without ``warm`` included) comes back in the same shape, ``{"ok":
+        False, ..., "error": {"code", "kind", "message", "status"}}``, and
+        nothing else is affected.
         """
         try:
             await self._ready()
             return await self._client.warm(timeout=timeout)
         except WorkerError as exc:
             logger.debug("warm failed: %r", exc)
-            return {"ok": False, "ms": None, "reused": None, "error": {"kind": exc.kind, "message": str(exc)}}
+            error = {"code": exc.code, "kind": exc.kind, "message": str(exc), "status": exc.status}
+            return {"ok": False, "provider": self._provider, "ms": None, "reused": None, "status": None, "error": error}
 
     # ------------------------------------------------------------- tool helpers
     def prepare_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:

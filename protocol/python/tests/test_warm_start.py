@@ -87,6 +87,7 @@ class WarmTests(HTTPWorkerTestCase):
         provider = WorkerProvider(provider="mock", worker_path="/nonexistent/caal-llm-worker")
         result = await provider.warm()
         self.assertIs(result["ok"], False)
+        self.assertEqual(result["provider"], "mock")
         self.assertEqual(result["error"]["kind"], WorkerNotFound.default_kind)
         self.assertIn("/nonexistent/caal-llm-worker", result["error"]["message"])
 
