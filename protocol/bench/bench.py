@@ -346,11 +346,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.record["t_closed"] = now_ns()
 
 
-def serve(port: int) -> None:
+def serve(port: int, connection: type[UpstreamConnection] = UpstreamConnection) -> None:
     async def main() -> None:
         state = UpstreamState()
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: UpstreamConnection(state), "127.0.0.1", port, backlog=2048)
+        server = await loop.create_server(lambda: connection(state), "127.0.0.1", port, backlog=2048)
         print(server.sockets[0].getsockname()[1], flush=True)
         # Stop when the parent goes away (its end of our stdin closes).
         reader = asyncio.StreamReader()
@@ -365,9 +365,9 @@ def serve(port: int) -> None:
 class UpstreamProcess:
     """The server in a child process, so its CPU time never lands on the measured client's event loop."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    def __init__(self, argv: list[str] | None = None) -> None:
+        argv = argv or [str(Path(__file__).resolve()), "--serve"]  # a script whose --serve calls serve()
+        self.proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = self.proc.stdout.readline()
         self.port = int(line)
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -821,16 +821,21 @@ def render(rows: list[Row], meta: dict[str, Any]) -> str:
         table.append([row.label, row.unit, fmt(row.values.get("worker"), row.unit), fmt(row.values.get("openai"), row.unit),
                       fmt(row.values.get("aiohttp"), row.unit), fmt_ratio(row.ratio_sdk), fmt_ratio(row.ratio_floor),
                       row.target or "—", met])
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) + " |" for r in table]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     notes = [f"- {row.label}: {row.note}" for row in rows if row.note]
-    out = "\n".join(lines)
+    out = markdown_table(table)
     if notes:
         out += "\n\n" + "\n".join(notes)
     out += (f"\n\nmachine: {meta['cores']} cores, load average {meta['load_before']} before / {meta['load_after']} after; "
             f"Python {meta['python']}; worker {meta['commit']}; {meta['elapsed_s']:.0f} s")
     return out
+
+
+def markdown_table(table: list[list[str]]) -> str:
+    """The rows (the first one the header) as an aligned Markdown table."""
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)) + " |" for r in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

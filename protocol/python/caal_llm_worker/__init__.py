@@ -4,6 +4,7 @@ Standard library only, so CAAL gains no dependency:
 
 * :class:`WorkerClient` — asyncio JSON-RPC client that spawns and supervises the worker;
 * :class:`WorkerProvider` / :func:`create_provider_from_settings` — CAAL's provider interface;
+* :func:`caal_llm_worker.llm_node.llm_node` — CAAL's voice loop with every round streamed;
 * :mod:`caal_llm_worker.errors` — one exception class per error kind;
 * ``python3 -m caal_llm_worker`` — try a configuration by hand.
 """

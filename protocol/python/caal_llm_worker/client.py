@@ -681,6 +681,38 @@ class WorkerClient:
         """``{ok, version, in_flight}``; starts the worker if needed."""
         return await self.request("ping", None, timeout=timeout)
 
+    async def warm(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Re-open the upstream connection if the pooled one may have been closed: ``{ok, ms, reused, ...}``.
+
+        A failed connection is reported in the result, not raised; a worker
+        that has no ``warm`` method answers with a :class:`ProtocolError`.
+        """
+        return await self.request("warm", None, timeout=timeout)
+
+    @staticmethod
+    def assistant_message(result: Mapping[str, Any]) -> dict[str, Any]:
+        """The assistant message to append to the conversation after a ChatResult (tool calls included).
+
+        Tool calls are written in the OpenAI wire shape, ``{"id", "type":
+        "function", "function": {"name", "arguments": "<JSON text>"}}``, which
+        every worker version and every OpenAI-compatible server accepts.  The
+        arguments are the model's own text (``arguments_raw``) when it is a
+        JSON object, else the parsed ``arguments`` serialized.  ``content`` is
+        the answer's text, null when there was none.
+        """
+        message: dict[str, Any] = {"role": "assistant", "content": result.get("content")}
+        calls = result.get("tool_calls") or []
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.get("id") or f"call_{index}",
+                    "type": "function",
+                    "function": {"name": call.get("name") or "", "arguments": _arguments_text(call)},
+                }
+                for index, call in enumerate(calls)
+            ]
+        return message
+
     async def cancel(self, request_id: int, *, wait: bool = False) -> bool | None:
         """Cancel a request by id.
 
@@ -701,3 +733,16 @@ class WorkerClient:
         worker = await self._ensure_started()
         worker.exit_reason = "the worker was shut down before it answered"
         return await self._call("shutdown", None, worker, timeout)
+
+
+def _arguments_text(call: Mapping[str, Any]) -> str:
+    """A tool call's arguments as JSON text: the model's own when they form an object."""
+    raw = call.get("arguments_raw")
+    if isinstance(raw, str):
+        try:
+            if isinstance(json.loads(raw), dict):
+                return raw
+        except ValueError:
+            pass
+    arguments = call.get("arguments")
+    return json.dumps(arguments if isinstance(arguments, dict) else {}, ensure_ascii=False)

@@ -17,6 +17,7 @@ CAAL's provider package may import this module (see ``_types``).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import json
@@ -27,10 +28,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .client import WorkerClient
+from .client import ChatStream, WorkerClient
+from .errors import WorkerError
 
 __all__ = [
     "WorkerProvider",
+    "StreamedReply",
     "LLMResponse",
     "ToolCall",
     "TokenUsage",
@@ -138,15 +141,29 @@ def _types() -> _Types:
 _CALL_OPTIONS = ("model", "temperature", "max_tokens", "extra", "timeout")
 
 
-def _ollama_error(settings: Mapping[str, Any]) -> ValueError:
-    host = str(settings.get("ollama_host") or os.environ.get("OLLAMA_HOST") or "http://localhost:11434").rstrip("/")
-    model = settings.get("ollama_model") or "qwen3:8b"
-    return ValueError(
-        "llm_provider 'ollama' is not served by caal-llm-worker, which speaks the OpenAI wire format. "
-        f"Reach Ollama through its OpenAI-compatible endpoint instead: set llm_provider to 'openai_compatible', "
-        f"openai_base_url to '{host}/v1' and openai_model to '{model}'. "
-        "num_ctx and think are not carried over that way: set the context size on the Ollama side "
-        "(for example in a Modelfile), and thinking is kept out of the spoken answer by the worker."
+OLLAMA_DEFAULT_HOST = "http://localhost:11434"
+
+
+def _ollama_base_url(host: str | None) -> str:
+    """Ollama's OpenAI-compatible endpoint for CAAL's ``ollama_host`` (or ``OLLAMA_HOST``, as CAAL's client reads it)."""
+    host = str(host or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_HOST).strip().rstrip("/")
+    if "://" not in host:
+        host = "http://" + host  # OLLAMA_HOST is often written without a scheme ("0.0.0.0:11434")
+    return host if host.endswith("/v1") else host + "/v1"
+
+
+def _warn_ollama_route(base_url: str, num_ctx: Any = None, think: Any = None) -> None:
+    carried = "num_ctx and think"
+    if num_ctx is not None or think is not None:
+        carried = f"CAAL's num_ctx ({num_ctx}) and think ({think})"
+    logger.warning(
+        "llm_provider 'ollama' runs through Ollama's OpenAI-compatible endpoint %s, which does not carry %s. "
+        "Set the context size on the Ollama server: OLLAMA_CONTEXT_LENGTH in its environment, or PARAMETER "
+        "num_ctx in a Modelfile. Thinking is then the model's own default (on for models that can think; "
+        "Ollama's /v1 turns it off only for requests with reasoning_effort 'none'); its text is never spoken, "
+        "but a thinking model starts answering later.",
+        base_url,
+        carried,
     )
 
 
@@ -156,7 +173,10 @@ class _WorkerProviderImpl:
     Args:
         provider: ``"openai_compatible"``, ``"openrouter"`` or ``"mock"``
             (``"groq"`` is accepted and means openai_compatible at Groq's
-            OpenAI-compatible endpoint).
+            OpenAI-compatible endpoint; ``"ollama"`` means openai_compatible
+            at ``{base_url}/v1``, ``base_url`` being Ollama's host as CAAL
+            gives it, with a logged warning that num_ctx and think do not
+            carry over).
         model: model name as the server knows it.
         base_url: server URL (``.../v1``); OpenRouter's is the default there.
         api_key: optional; without one no Authorization header is sent (the
@@ -172,7 +192,11 @@ class _WorkerProviderImpl:
             one.  A worker has one active configuration, so share a client
             only between providers with the same settings.
 
-    The worker is started lazily, on the first call.  It stops when
+    Built inside a running event loop, the provider starts and configures
+    its worker at once, in the background, so the first turn does not wait
+    for it; a failure there is raised by the first call (which tries again),
+    never by the constructor.  Built outside a loop (or with a shared
+    ``client``), the worker starts on the first call.  It stops when
     :meth:`aclose` is called, or when the provider (with its client) is
     garbage-collected.
     """
@@ -195,14 +219,17 @@ class _WorkerProviderImpl:
     ) -> None:
         name = (provider or "").lower()
         if name == "ollama":
-            raise _ollama_error({"ollama_model": model, "ollama_host": base_url})
+            # base_url is Ollama's host, as CAAL's OllamaProvider takes it.
+            name = "openai_compatible"
+            base_url = _ollama_base_url(base_url)
+            _warn_ollama_route(base_url)
         if name == "groq":
             name = "openai_compatible"
             base_url = base_url or GROQ_BASE_URL
         if name not in _WORKER_PROVIDERS:
             raise ValueError(
                 f"Unknown LLM provider for caal-llm-worker: {provider!r}. "
-                "Supported providers: openai_compatible, openrouter, groq (via openai_compatible), mock"
+                "Supported providers: openai_compatible, openrouter, groq and ollama (via openai_compatible), mock"
             )
         if name == "openrouter" and not (api_key or os.environ.get("OPENROUTER_API_KEY")):
             raise ValueError(
@@ -239,8 +266,19 @@ class _WorkerProviderImpl:
             self._owns_client = False
         self._client = client
         self._configured = self._owns_client
+        self._starting = self._start_in_background() if self._owns_client else None
 
         logger.debug("WorkerProvider initialized: %s %s at %s", name, model, self._base_url)
+
+    def _start_in_background(self) -> asyncio.Task[None] | None:
+        """Start and configure the worker now if a loop runs, so that the first turn finds it ready."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # no loop yet: the first call starts it
+        task = loop.create_task(self._client.start())
+        task.add_done_callback(_note_background_start)
+        return task
 
     # ------------------------------------------------------------- settings
     @classmethod
@@ -252,8 +290,10 @@ class _WorkerProviderImpl:
         ``openai_api_key`` or OPENAI_API_KEY), ``openrouter``
         (``openrouter_model``, ``openrouter_api_key`` or OPENROUTER_API_KEY,
         required), ``groq`` (``groq_model``, ``groq_api_key`` or GROQ_API_KEY,
-        served as openai_compatible at Groq's endpoint).  ``ollama``, CAAL's
-        default, raises a ValueError saying how to reach Ollama instead.
+        served as openai_compatible at Groq's endpoint), ``ollama``, CAAL's
+        default (``ollama_host``, ``ollama_model``; served as openai_compatible
+        at ``{ollama_host}/v1``, with a logged warning that ``num_ctx`` and
+        ``think`` do not carry over and how to set them on the server).
         ``kwargs`` go to the constructor (``worker_path``, ``config``...).
         """
         name = str(settings.get("llm_provider") or "ollama").lower()
@@ -263,7 +303,15 @@ class _WorkerProviderImpl:
             return float(value) if value is not None else default
 
         if name == "ollama":
-            raise _ollama_error(settings)
+            base_url = _ollama_base_url(settings.get("ollama_host"))
+            _warn_ollama_route(base_url, settings.get("num_ctx", 8192), settings.get("think", False))
+            return cls(
+                provider="openai_compatible",
+                model=settings.get("ollama_model") or "qwen3:8b",
+                base_url=base_url,
+                temperature=temperature(0.15),
+                **kwargs,
+            )
         if name == "openai_compatible":
             return cls(
                 provider="openai_compatible",
@@ -305,8 +353,7 @@ class _WorkerProviderImpl:
             return cls(provider="mock", model=settings.get("mock_model"), temperature=temperature(0.7), **kwargs)
         raise ValueError(
             f"Unknown LLM provider: {name}. "
-            "Supported providers: openai_compatible, openrouter, groq (via openai_compatible), "
-            "mock (ollama: through openai_compatible at {ollama_host}/v1)"
+            "Supported providers: openai_compatible, openrouter, groq and ollama (via openai_compatible), mock"
         )
 
     # ------------------------------------------------------------ properties
@@ -418,20 +465,49 @@ class _WorkerProviderImpl:
         WorkerTimeoutError` is raised.  ``_last_usage`` is set when the stream
         completes.
         """
-        options = self._call_options(kwargs)
-        self._last_usage = None
-        await self._ready()
-        stream = self._client.chat_stream(
-            messages, tools=tools or None, tool_choice="none" if tools else None, **options
-        )
+        reply = StreamedReply(self, messages, tools or None, "none" if tools else None, self._call_options(kwargs))
         try:
-            async for delta in stream:
-                piece = delta.get("content")
-                if piece:
-                    yield piece
-            self._last_usage = self._usage(stream.result)
+            async for piece in reply:
+                yield piece
         finally:
-            stream.cancel()  # a no-op once finished; barge-in otherwise
+            reply.cancel()  # a no-op once finished; barge-in otherwise
+
+    def chat_stream_with_tools(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> StreamedReply:
+        """One streamed request with the tools offered (``tool_choice: "auto"``): a round of a streamed tool loop.
+
+        Iterate the returned :class:`StreamedReply` (once) for the answer's
+        text as it arrives; reasoning and tool-call fragments never reach the
+        caller.  When the iteration has ended, ``reply.response`` is the whole
+        ``LLMResponse`` (content, tool calls with parsed arguments, usage) and
+        ``_last_usage`` is set.  ``reply.cancel()`` stops the request.  Accepts
+        the per-call options of :meth:`chat`, ``tool_choice`` included.
+        """
+        tool_choice = (kwargs.get("tool_choice") or "auto") if tools else None
+        return StreamedReply(self, messages, tools or None, tool_choice, self._call_options(kwargs))
+
+    async def warm(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """Have the worker re-open its upstream connection if the pooled one may be gone; best effort.
+
+        Meant to be started, not awaited, when the user starts speaking, so
+        that the answer's request finds an open connection.  The worker's
+        answer is returned (``{"ok", "ms", "reused", ...}``).  Never raises a
+        :class:`~caal_llm_worker.errors.WorkerError`: a failure (a worker
+        without ``warm`` included) comes back in the same shape, ``{"ok":
+        False, ..., "error": {"code", "kind", "message", "status"}}``, and
+        nothing else is affected.
+        """
+        try:
+            await self._ready()
+            return await self._client.warm(timeout=timeout)
+        except WorkerError as exc:
+            logger.debug("warm failed: %r", exc)
+            error = {"code": exc.code, "kind": exc.kind, "message": str(exc), "status": exc.status}
+            return {"ok": False, "provider": self._provider, "ms": None, "reused": None, "status": None, "error": error}
 
     # ------------------------------------------------------------- tool helpers
     def prepare_tools(self, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -491,6 +567,63 @@ class _WorkerProviderImpl:
         """Stop the worker this provider started (a shared client is left alone)."""
         if self._owns_client:
             await self._client.close()
+
+
+class StreamedReply:
+    """A streamed answer whose tool calls are known once it has ended.
+
+    Made by :meth:`WorkerProvider.chat_stream_with_tools` (and used by
+    :meth:`WorkerProvider.chat_stream`).  Iterating it sends the request and
+    yields the non-empty content pieces; afterwards :attr:`response` holds the
+    ``LLMResponse`` built from the final ChatResult (None if the stream was
+    cancelled).  :meth:`cancel` stops the request at once.
+    """
+
+    def __init__(
+        self,
+        provider: _WorkerProviderImpl,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        tool_choice: Any,
+        options: dict[str, Any],
+    ) -> None:
+        self._provider = provider
+        self._request = (messages, tools, tool_choice, options)
+        self._stream: ChatStream | None = None
+        self.response: Any = None
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._content()
+
+    async def _content(self) -> AsyncIterator[str]:
+        provider = self._provider
+        messages, tools, tool_choice, options = self._request
+        provider._last_usage = None
+        await provider._ready()
+        stream = provider._client.chat_stream(messages, tools=tools, tool_choice=tool_choice, **options)
+        self._stream = stream
+        try:
+            async for delta in stream:
+                piece = delta.get("content")
+                if piece:
+                    yield piece
+            if stream.result is not None:
+                self.response = provider._response(stream.result)
+                provider._last_usage = provider._usage(stream.result)
+        finally:
+            stream.cancel()
+
+    def cancel(self) -> None:
+        """Stop the request if it still runs (synchronous: safe in ``finally``)."""
+        if self._stream is not None:
+            self._stream.cancel()
+
+
+def _note_background_start(task: asyncio.Task[None]) -> None:
+    # Retrieved here so asyncio never reports it as lost; the first call starts the worker again
+    # and raises the same error to its caller.
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("starting the worker in the background failed: %r", task.exception())
 
 
 _provider_class: type | None = None

@@ -6,9 +6,10 @@ or as a chunked SSE stream (when the request says ``"stream": true``), in the
 wire shapes of OpenAI's API.  ``GET .../models`` lists models.
 
 Each test scripts what the server does next with :class:`Reply` objects
-(queued, one per chat request, or chosen by a responder function): text
-deltas, reasoning, tool calls, an error status with any body and headers, and
-delays.  The server records every request it receives and every stream it
+(queued, one per chat request, or chosen by a responder function such as
+:class:`ToolRounds`, which answers by where a tool loop stands): text deltas,
+reasoning, tool calls, an error status with any body and headers, delays
+paced like a model's tokens, and a pause until the test lets the stream go on.  The server records every request it receives and every stream it
 serves, including whether the client closed the connection before the stream
 ended (which is how a test sees that a cancel reached the upstream).
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["MockOpenAIServer", "Reply", "RecordedRequest", "StreamRecord"]
+__all__ = ["MockOpenAIServer", "Reply", "RecordedRequest", "StreamRecord", "ToolRounds"]
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Reply:
     ``reasoning`` (sent as ``reasoning_content``) and ``tool_calls``
     (``[{"name", "arguments": dict|str, "id"?}]``); streamed in pieces of
     ``chunk_chars`` characters, ``delay_s`` apart, after ``first_delay_s``.
+    A non-streamed answer is sent when its stream would have ended, as a
+    model's would.  With ``hold`` set, a stream stops after ``hold_after``
+    deltas until the event is set (or ``hold_timeout_s`` has passed).
     """
 
     text: str | None = None
@@ -52,6 +56,9 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    hold: threading.Event | None = None
+    hold_after: int = 1
+    hold_timeout_s: float = 30.0
 
     @classmethod
     def error(
@@ -197,6 +204,15 @@ class _Handler(BaseHTTPRequestHandler):
             if remaining <= 0:
                 return False
 
+    def _held(self, reply: Reply) -> bool:
+        """Wait until the test sets ``reply.hold``; True if the client left meanwhile."""
+        assert reply.hold is not None
+        deadline = time.monotonic() + reply.hold_timeout_s
+        while not reply.hold.is_set() and time.monotonic() < deadline:
+            if self._client_gone(0.02):
+                return True
+        return False
+
     def _write_chunk(self, data: bytes) -> None:
         try:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -226,8 +242,10 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(request, body, reply)
         else:
-            if reply.first_delay_s:
-                time.sleep(reply.first_delay_s)
+            deltas = len(_stream_events(body, reply)) - 1
+            pause = reply.first_delay_s + reply.delay_s * max(0, deltas - 1)
+            if pause:
+                time.sleep(pause)
             self._send_json(200, _completion(body, reply), reply.headers)
 
     def _stream(self, request: RecordedRequest, body: dict[str, Any], reply: Reply) -> None:
@@ -248,6 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _ClientGone()
             for number, event in enumerate(events):
                 if number and reply.delay_s and self._client_gone(reply.delay_s):
+                    raise _ClientGone()
+                if reply.hold is not None and number == reply.hold_after + 1 and self._held(reply):
                     raise _ClientGone()
                 self._write_chunk(b"data: " + event.encode() + b"\n\n")
                 record.sent_events += 1
@@ -366,6 +386,44 @@ def _stream_events(body: dict[str, Any], reply: Reply) -> list[str]:
         )
     events.append("[DONE]")
     return events
+
+
+class ToolRounds:
+    """A responder for tool loops: the reply depends on where the conversation stands, not on request order.
+
+    A request that may call tools (it offers ``tools`` and its ``tool_choice``
+    is not ``"none"``) gets ``rounds[k]``, ``k`` being the number of assistant
+    messages with tool calls after the last user message (the last entry
+    answers every later round).  A request that may not gets ``final``.  An
+    entry may be a list of replies, given to successive requests for the same
+    position (the last repeats): a failed attempt, then its retry.
+    """
+
+    def __init__(self, rounds: list[Reply | list[Reply]], final: Reply | list[Reply]) -> None:
+        self.rounds = rounds
+        self.final = final
+        self._asked: collections.Counter[tuple[str, int]] = collections.Counter()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def position(body: Any) -> int:
+        messages = (body.get("messages") or []) if isinstance(body, dict) else []
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        return sum(1 for m in messages[last_user + 1 :] if m.get("role") == "assistant" and m.get("tool_calls"))
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        body = request.body if isinstance(request.body, dict) else {}
+        position = self.position(body)
+        if body.get("tools") and body.get("tool_choice") != "none":
+            key, entry = ("round", position), self.rounds[min(position, len(self.rounds) - 1)]
+        else:
+            key, entry = ("final", position), self.final
+        with self._lock:
+            attempt = self._asked[key]
+            self._asked[key] += 1
+        if isinstance(entry, list):
+            return entry[min(attempt, len(entry) - 1)]
+        return entry
 
 
 class MockOpenAIServer:

@@ -174,6 +174,18 @@ class SettingsOverHTTPTests(HTTPWorkerTestCase):
         self.assertEqual(request.body["temperature"], 0.25)
         self.assertEqual(request.headers.get("authorization"), "Bearer sk-from-settings")
 
+    async def test_caals_default_settings_reach_ollamas_openai_endpoint(self) -> None:
+        host = self.server.base_url.removesuffix("/v1")
+        settings = {"llm_provider": "ollama", "ollama_host": host, "ollama_model": "mock-model", "num_ctx": 8192, "think": False}
+        with self.assertLogs("caal_llm_worker.provider", "WARNING"):
+            provider = self.track(create_provider_from_settings(settings, worker_path=self.worker_path))
+        pieces = [piece async for piece in provider.chat_stream([{"role": "user", "content": "hello"}])]
+        self.assertEqual("".join(pieces), "echo: hello")
+        [request] = self.server.chat_requests()
+        self.assertEqual(request.path, "/v1/chat/completions")
+        self.assertEqual((request.body["model"], request.body["temperature"]), ("mock-model", 0.15))
+        self.assertNotIn("authorization", request.headers)
+
 
 class HTTPErrorTests(HTTPWorkerTestCase):
     """Each upstream status becomes the right exception (retries off: max_retries 0)."""

@@ -88,19 +88,38 @@ class SettingsMappingTests(unittest.TestCase):
             with self.assertRaises(ValueError):
                 create_provider_from_settings({"llm_provider": "groq"})
 
-    def test_ollama_is_a_value_error_that_says_how(self) -> None:
-        for settings in ({}, {"llm_provider": "ollama", "ollama_host": "http://gpu-box:11434/", "ollama_model": "qwen3:8b"}):
-            with self.subTest(settings=settings):
-                with self.assertRaises(ValueError) as ctx:
-                    create_provider_from_settings(settings)
-                message = str(ctx.exception)
-                self.assertIn("openai_compatible", message)
-                self.assertIn("/v1", message)
-                self.assertIn("num_ctx", message)
-                self.assertIn("think", message)
-        with self.assertRaises(ValueError) as ctx:
-            create_provider_from_settings({"llm_provider": "ollama", "ollama_host": "http://gpu-box:11434/"})
-        self.assertIn("http://gpu-box:11434/v1", str(ctx.exception))
+    def test_ollama_maps_to_its_openai_compatible_endpoint_with_a_warning(self) -> None:
+        cases = [
+            ({}, {}, "http://localhost:11434/v1", "qwen3:8b", 0.15),
+            ({"llm_provider": "ollama", "ollama_host": "http://gpu-box:11434/", "ollama_model": "ministral-3:8b",
+              "temperature": 0.3}, {}, "http://gpu-box:11434/v1", "ministral-3:8b", 0.3),
+            ({"llm_provider": "Ollama"}, {"OLLAMA_HOST": "0.0.0.0:11434"}, "http://0.0.0.0:11434/v1", "qwen3:8b", 0.15),
+            ({"llm_provider": "ollama", "ollama_host": "http://h:11434/v1"}, {}, "http://h:11434/v1", "qwen3:8b", 0.15),
+        ]
+        for settings, env, base_url, model, temperature in cases:
+            with self.subTest(settings=settings, env=env):
+                base_env = {k: v for k, v in NO_KEYS.items() if k != "OLLAMA_HOST"}
+                with mock.patch.dict(os.environ, {**base_env, **env}, clear=True):
+                    with self.assertLogs("caal_llm_worker.provider", "WARNING") as logs:
+                        provider = create_provider_from_settings(settings)
+                self.assertEqual(provider.provider_name, "openai_compatible")
+                self.assertEqual(provider.base_url, base_url)
+                self.assertEqual(provider.model, model)
+                self.assertEqual(provider.temperature, temperature)
+                self.assertNotIn("api_key", provider._worker_config)
+                [warning] = logs.output
+                for words in (base_url, "num_ctx", "think", "OLLAMA_CONTEXT_LENGTH", "PARAMETER num_ctx", "reasoning_effort"):
+                    self.assertIn(words, warning)
+        with self.assertLogs("caal_llm_worker.provider", "WARNING") as logs:
+            create_provider_from_settings({"llm_provider": "ollama", "num_ctx": 16384, "think": True})
+        self.assertIn("num_ctx (16384) and think (True)", logs.output[0])
+
+    def test_ollama_in_the_constructor_takes_ollamas_host(self) -> None:
+        with self.assertLogs("caal_llm_worker.provider", "WARNING"):
+            provider = WorkerProvider(provider="ollama", model="qwen3:8b", base_url="http://gpu-box:11434")
+        self.assertEqual(provider.provider_name, "openai_compatible")
+        self.assertEqual(provider.base_url, "http://gpu-box:11434/v1")
+        self.assertEqual(provider._worker_config["base_url"], "http://gpu-box:11434/v1")
 
     def test_unknown_provider(self) -> None:
         with self.assertRaises(ValueError):
