@@ -1,0 +1,169 @@
+import XCTest
+@testable import LLMWorker
+@testable import LLMWorkerTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// OutputWriter through a real pipe: many concurrent senders never interleave lines, a slow reader makes senders
+/// wait instead of queueing without bound, nothing is lost, and a reader that goes away is noticed.
+final class OutputWriterTests: XCTestCase {
+    /// Reads everything from `fd` on its own thread until end of file.
+    private final class PipeReader: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var bytes: [UInt8] = []
+        private var finished = false
+        private let gate = DispatchSemaphore(value: 0)
+
+        init(fd: Int32, startPaused: Bool = false) {
+            let thread = Thread { [self] in
+                if startPaused { gate.wait() }
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    condition.lock()
+                    if count <= 0 {
+                        finished = true
+                        condition.broadcast()
+                        condition.unlock()
+                        break
+                    }
+                    bytes.append(contentsOf: buffer[0..<count])
+                    condition.broadcast()
+                    condition.unlock()
+                }
+            }
+            thread.start()
+        }
+
+        func resume() { gate.signal() }
+
+        /// Waits for end of file; returns everything read.
+        func all(timeout: TimeInterval = 20) -> [UInt8]? {
+            let deadline = Date().addingTimeInterval(timeout)
+            condition.lock()
+            defer { condition.unlock() }
+            while !finished, condition.wait(until: deadline) {}
+            return finished ? bytes : nil
+        }
+    }
+
+    /// Counts completed sends from many tasks.
+    private actor Counter {
+        var bytes = 0
+        func add(_ count: Int) { bytes += count }
+    }
+
+    private func makePipe() -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        return (fds[0], fds[1])
+    }
+
+    /// "sender:index:payload" where the payload's length and content follow from sender and index.
+    private static func line(sender: Int, index: Int) -> String {
+        let payload = String(repeating: Character(UnicodeScalar(UInt8(97 + (sender + index) % 26))), count: (sender * 131 + index * 17) % 3000)
+        return "\(sender):\(index):\(payload)"
+    }
+
+    func testConcurrentSendersNeverInterleaveAndNothingIsLost() async throws {
+        // Races between in-place writes and the writer thread show up only now and then: several rounds.
+        for _ in 0..<4 { try await sendConcurrently() }
+    }
+
+    private func sendConcurrently() async throws {
+        let (readFD, writeFD) = makePipe()
+        let reader = PipeReader(fd: readFD)
+        let writer = OutputWriter(fd: writeFD, highWaterBytes: 256 << 10) {}
+        let senders = 40, perSender = 100
+        await withTaskGroup(of: Void.self) { group in
+            for sender in 0..<senders {
+                group.addTask {
+                    for index in 0..<perSender {
+                        if index % 10 == 0 {
+                            writer.sendNow(Array(Self.line(sender: sender, index: index).utf8))
+                        } else {
+                            await writer.send(Array(Self.line(sender: sender, index: index).utf8))
+                        }
+                    }
+                }
+            }
+        }
+        await writer.drain()
+        close(writeFD)
+        let output = try XCTUnwrap(reader.all())
+        close(readFD)
+        let lines = output.split(separator: 0x0A, omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.last?.isEmpty, true, "output ends with a newline")
+        var seen = Set<String>()
+        var nextIndex = [Int](repeating: 0, count: senders)
+        for raw in lines.dropLast() {
+            let text = String(decoding: raw, as: UTF8.self)
+            let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, let sender = Int(parts[0]), let index = Int(parts[1]) else {
+                XCTFail("a mangled line: \(text.prefix(80))")
+                continue
+            }
+            XCTAssertEqual(text, Self.line(sender: sender, index: index), "line \(sender):\(index) is not intact")
+            XCTAssertEqual(index, nextIndex[sender], "one sender's lines keep their order")
+            nextIndex[sender] = index + 1
+            seen.insert("\(sender):\(index)")
+        }
+        XCTAssertEqual(seen.count, senders * perSender)
+    }
+
+    func testASlowReaderMakesSendersWaitAndLosesNothing() async throws {
+        let (readFD, writeFD) = makePipe()
+        let reader = PipeReader(fd: readFD, startPaused: true)
+        let highWater = 64 << 10
+        let writer = OutputWriter(fd: writeFD, highWaterBytes: highWater) {}
+        let counter = Counter()
+        let line = [UInt8](repeating: UInt8(ascii: "z"), count: 1000)
+        let total = 4000
+        let sender = Task {
+            for _ in 0..<total {
+                await writer.send(line)
+                await counter.add(line.count + 1)
+            }
+        }
+        // Without a reader, the sender gets at most the pipe's buffer plus the writer's high-water mark ahead.
+        let pipeCapacity = Int(fcntl(writeFD, 1032 /* F_GETPIPE_SZ, not exported by Glibc */))
+        let bound = pipeCapacity + highWater + 2 * (line.count + 1)
+        var last = -1
+        for _ in 0..<100 {
+            try await Task.sleep(nanoseconds: 20_000_000)
+            let now = await counter.bytes
+            if now == last { break }
+            last = now
+        }
+        let ahead = await counter.bytes
+        XCTAssertLessThanOrEqual(ahead, bound, "the sender ran \(ahead) bytes ahead of a reader that reads nothing")
+        XCTAssertLessThan(ahead, total * (line.count + 1), "the sender was held back")
+        reader.resume()
+        await sender.value
+        await writer.drain()
+        close(writeFD)
+        let output = try XCTUnwrap(reader.all())
+        close(readFD)
+        XCTAssertEqual(output.count, total * (line.count + 1))
+        XCTAssertEqual(output, Array(repeating: line + [0x0A], count: total).flatMap { $0 })
+    }
+
+    func testAReaderThatGoesAwayIsNoticedOnceAndSendsDoNotHang() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let (readFD, writeFD) = makePipe()
+        let notified = expectation(description: "onBroken")
+        notified.assertForOverFulfill = true
+        let writer = OutputWriter(fd: writeFD, highWaterBytes: 4096) { notified.fulfill() }
+        close(readFD)
+        for _ in 0..<200 {
+            await writer.send(Array(repeating: UInt8(ascii: "q"), count: 2000))
+        }
+        await fulfillment(of: [notified], timeout: 20)
+        XCTAssertTrue(writer.isReaderGone)
+        await writer.send(Array("after".utf8))
+        await writer.drain()
+        close(writeFD)
+    }
+}
