@@ -61,10 +61,21 @@ final class OutputWriterTests: XCTestCase {
         return (fds[0], fds[1])
     }
 
+    private static let senders = 40, perSender = 100
+
     /// "sender:index:payload" where the payload's length and content follow from sender and index.
-    private static func line(sender: Int, index: Int) -> String {
-        let payload = String(repeating: Character(UnicodeScalar(UInt8(97 + (sender + index) % 26))), count: (sender * 131 + index * 17) % 3000)
-        return "\(sender):\(index):\(payload)"
+    private static func line(sender: Int, index: Int) -> [UInt8] {
+        let payload = [UInt8](repeating: UInt8(97 + (sender + index) % 26), count: (sender * 131 + index * 17) % 3000)
+        return Array("\(sender):\(index):".utf8) + payload
+    }
+
+    /// Every line of the concurrent-senders test, `sentLines[sender][index]`, built once: the test is about the
+    /// writer, and building 6 MB of lines per round in unoptimised test code would dwarf it.
+    private static let sentLines: [[[UInt8]]] = (0..<senders).map { sender in (0..<perSender).map { line(sender: sender, index: $0) } }
+
+    /// memcmp: comparing megabytes element by element is slow in a debug build.
+    private static func sameBytes(_ a: ArraySlice<UInt8>, _ b: [UInt8]) -> Bool {
+        a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
     }
 
     func testConcurrentSendersNeverInterleaveAndNothingIsLost() async throws {
@@ -76,15 +87,15 @@ final class OutputWriterTests: XCTestCase {
         let (readFD, writeFD) = makePipe()
         let reader = PipeReader(fd: readFD)
         let writer = OutputWriter(fd: writeFD, highWaterBytes: 256 << 10) {}
-        let senders = 40, perSender = 100
+        let senders = Self.senders, perSender = Self.perSender
         await withTaskGroup(of: Void.self) { group in
             for sender in 0..<senders {
                 group.addTask {
                     for index in 0..<perSender {
                         if index % 10 == 0 {
-                            writer.sendNow(Array(Self.line(sender: sender, index: index).utf8))
+                            writer.sendNow(Self.sentLines[sender][index])
                         } else {
-                            await writer.send(Array(Self.line(sender: sender, index: index).utf8))
+                            await writer.send(Self.sentLines[sender][index])
                         }
                     }
                 }
@@ -99,13 +110,14 @@ final class OutputWriterTests: XCTestCase {
         var seen = Set<String>()
         var nextIndex = [Int](repeating: 0, count: senders)
         for raw in lines.dropLast() {
-            let text = String(decoding: raw, as: UTF8.self)
-            let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let sender = Int(parts[0]), let index = Int(parts[1]) else {
-                XCTFail("a mangled line: \(text.prefix(80))")
+            let parts = raw.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3, let sender = Int(String(decoding: parts[0], as: UTF8.self)),
+                  let index = Int(String(decoding: parts[1], as: UTF8.self)),
+                  (0..<senders).contains(sender), (0..<perSender).contains(index) else {
+                XCTFail("a mangled line: \(String(decoding: raw.prefix(80), as: UTF8.self))")
                 continue
             }
-            XCTAssertEqual(text, Self.line(sender: sender, index: index), "line \(sender):\(index) is not intact")
+            XCTAssertTrue(Self.sameBytes(raw, Self.sentLines[sender][index]), "line \(sender):\(index) is not intact")
             XCTAssertEqual(index, nextIndex[sender], "one sender's lines keep their order")
             nextIndex[sender] = index + 1
             seen.insert("\(sender):\(index)")
