@@ -51,9 +51,9 @@ final class LoadTests: XCTestCase {
             if let pauseAfter, !paused, stats.deltaLines >= pauseAfter {
                 paused = true
                 worker.pauseStdout()
-                let before = ProcessMemory.residentMiB(worker.pid) ?? 0
+                let before = try XCTUnwrap(ProcessMemory.residentMiB(worker.pid))
                 Thread.sleep(forTimeInterval: pause)
-                let during = ProcessMemory.residentMiB(worker.pid) ?? 0
+                let during = try XCTUnwrap(ProcessMemory.residentMiB(worker.pid))
                 print("slow reader: worker RSS \(before) MiB when the client stopped reading, \(during) MiB \(pause) s later")
                 XCTAssertLessThan(during, Self.peakLimitMiB)
                 worker.resumeStdout()
@@ -83,8 +83,8 @@ final class LoadTests: XCTestCase {
             }
         }
         stats.seconds = Date().timeIntervalSince(start)
-        stats.peakMiB = ProcessMemory.peakMiB(worker.pid) ?? 0
-        stats.workerCPU = ProcessMemory.cpuSeconds(worker.pid) ?? 0
+        stats.peakMiB = try XCTUnwrap(ProcessMemory.peakMiB(worker.pid))
+        stats.workerCPU = try XCTUnwrap(ProcessMemory.cpuSeconds(worker.pid))
         for id in 0..<Self.streams {
             let result = assertResult(finals[id] ?? .null, id: .number("\(id)"))
             XCTAssertEqual(text[id], Self.expected(id), "stream \(id): its deltas, all of them, in order, nobody else's")
