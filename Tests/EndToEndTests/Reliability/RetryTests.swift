@@ -8,6 +8,13 @@ final class RetryTests: XCTestCase {
         .openAIError(status: 503, message: "overloaded", headers: retryAfterMs.map { ["retry-after-ms": String($0)] } ?? [:])
     }
 
+    /// The waits before each retry, in seconds as the worker logs them at info ("…; retrying in 1.00 s").
+    private func assertRetryWaits(_ worker: WorkerProcess, _ expected: [String], _ message: String,
+                                  file: StaticString = #filePath, line: UInt = #line) {
+        let waits = worker.stderrLines(containing: "; retrying in ").map { $0.split(separator: " ").dropLast().last.map(String.init) ?? "" }
+        XCTAssertEqual(waits, expected, "\(message): \(worker.stderr)", file: file, line: line)
+    }
+
     func testServiceUnavailableTwiceThenSuccessMakesThreeRequests() throws {
         let server = try MockHTTPServer()
         server.enqueue(contentsOf: [unavailable(), unavailable(), Wire.completion("finally")], path: Wire.path)
@@ -43,14 +50,11 @@ final class RetryTests: XCTestCase {
         let server = try MockHTTPServer()
         server.enqueue(.openAIError(status: 429, message: "slow down", headers: ["Retry-After": "1"]), path: Wire.path)
         server.enqueue(Wire.completion("ok"), path: Wire.path)
-        let worker = try startHTTPWorker(server)
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
         XCTAssertEqual(assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)["content"], "ok")
-        let requests = server.requests
-        XCTAssertEqual(requests.count, 2)
-        if requests.count == 2 {
-            let gap = Double(requests[1].receivedAt - requests[0].receivedAt) / 1e9
-            XCTAssertGreaterThanOrEqual(gap, 0.9, "Retry-After: 1 was waited for (a backoff alone is ≤ 0.5 s)")
-        }
+        XCTAssertEqual(server.requests.count, 2)
+        // How long the wait really was is the benchmark's business; the wait the worker chose is in its log.
+        assertRetryWaits(worker, ["1.00"], "Retry-After: 1 is the wait (a backoff alone is at most 0.5 s)")
     }
 
     func testRetryAfterMillisecondsIsHonoured() throws {
@@ -58,16 +62,12 @@ final class RetryTests: XCTestCase {
         server.enqueue(.openAIError(status: 429, message: "slow down", headers: ["retry-after-ms": "1300", "Retry-After": "60"]),
                        path: Wire.path)
         server.enqueue(Wire.stream(["a", "b"]), path: Wire.path)
-        let worker = try startHTTPWorker(server)
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
         let (deltas, response) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(assertResult(response, id: 1)["content"], "ab")
         XCTAssertFalse(deltas.isEmpty)
-        let requests = server.requests
-        XCTAssertEqual(requests.count, 2, "retry-after-ms wins over a Retry-After above max_retry_wait_s")
-        if requests.count == 2 {
-            let gap = Double(requests[1].receivedAt - requests[0].receivedAt) / 1e9
-            XCTAssertGreaterThanOrEqual(gap, 1.2, "retry-after-ms: 1300 was waited for")
-        }
+        XCTAssertEqual(server.requests.count, 2, "retry-after-ms wins over a Retry-After above max_retry_wait_s")
+        assertRetryWaits(worker, ["1.30"], "retry-after-ms: 1300 is the wait")
     }
 
     func testRetryAfterLongerThanTheCapFailsAtOnceAsRateLimited() throws {
