@@ -47,8 +47,9 @@ count_step "swift build --build-tests" "$build_code" 0 0 0
 
 if [ "$build_code" -eq 0 ]; then
     # Every test in the build, as Module.Class/testMethod.
-    swift test list --skip-build > "$log_dir/list.txt"
+    swift test list --skip-build > "$log_dir/list.txt" 2> "$log_dir/list.err"
     list_code=$?
+    [ "$list_code" -eq 0 ] || cat "$log_dir/list.err" >&2
     grep -E '^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*/' "$log_dir/list.txt" > "$log_dir/listed.txt"
     if [ "$list_code" -eq 0 ]; then
         sed -E 's/^[^.]*\.//; s|/|.|' "$log_dir/listed.txt" | sort > "$log_dir/listed-names.txt"
@@ -60,7 +61,8 @@ if [ "$build_code" -eq 0 ]; then
         count_step "swift test list" "$list_code" 0 0 0
     fi
 
-    for module in $(cut -d. -f1 "$log_dir/listed.txt" | awk '!seen[$0]++'); do
+    # The unit tests first: they take seconds.
+    for module in $(cut -d. -f1 "$log_dir/listed.txt" | sort -u | awk '{ print ($0 ~ /Unit/ ? 0 : 1), $0 }' | sort | cut -d' ' -f2); do
         echo "== swift test: $module"
         grep "^$module\." "$log_dir/listed.txt" | sed -E 's/^[^.]*\.//; s|/|.|' > "$log_dir/$module.listed"
         swift test --skip-build --filter "^$module\\." 2>&1 | tee "$log_dir/$module.log"
