@@ -18,10 +18,22 @@ let package = Package(
         // libFuzzer targets (Tests/Fuzz/README.md); in a normal build, tools that replay saved inputs.
         .executableTarget(name: "FuzzLineParser", dependencies: ["LLMWorker"], path: "Sources/FuzzLineParser"),
         .executableTarget(name: "FuzzSSEParser", dependencies: ["LLMWorker"], path: "Sources/FuzzSSEParser"),
+        // Test helpers both test targets use (the tests' JSON, the mock HTTP server). Test targets cannot depend
+        // on each other, so they live in an ordinary target; the tests see its internal declarations through
+        // `@testable import` (test builds enable testing for every module). `swift build` builds it too, also
+        // with --static-swift-stdlib, where there is no XCTest: it must not import XCTest.
+        .target(name: "LLMWorkerTestSupport", path: "Tests/TestSupport"),
+        // The pieces in-process: no worker binary, no worker behind a socket (README, "Tests").
         .testTarget(
-            name: "LLMWorkerTests",
-            dependencies: ["LLMWorker"],
-            path: "Tests/LLMWorkerTests"
+            name: "LLMWorkerUnitTests",
+            dependencies: ["LLMWorker", "LLMWorkerTestSupport"],
+            path: "Tests/UnitTests"
+        ),
+        // The built binary driven line by line, or the worker in-process against the mock HTTP server.
+        .testTarget(
+            name: "LLMWorkerEndToEndTests",
+            dependencies: ["LLMWorker", "LLMWorkerTestSupport"],
+            path: "Tests/EndToEndTests"
         ),
     ]
 )
