@@ -13,7 +13,7 @@ final class RetryTests: XCTestCase {
         let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
         let result = assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)
         XCTAssertEqual(result["content"], "finally")
-        XCTAssertEqual(server.requests.count, 3)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 3)
         XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 2, "each retry is logged at info: \(worker.stderr)")
     }
 
@@ -35,7 +35,7 @@ final class RetryTests: XCTestCase {
         server.enqueue(Wire.completion("up now"), path: Wire.path)
         let result = assertResult(try worker.nextMessage(), id: 1)
         XCTAssertEqual(result["content"], "up now")
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
     }
 
     func testRetryAfterSecondsIsHonoured() throws {
@@ -44,7 +44,7 @@ final class RetryTests: XCTestCase {
         server.enqueue(Wire.completion("ok"), path: Wire.path)
         let worker = try startHTTPWorker(server)
         XCTAssertEqual(assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)["content"], "ok")
-        let requests = server.requests
+        let requests = server.requests(to: Wire.path)
         XCTAssertEqual(requests.count, 2)
         if requests.count == 2 {
             let gap = Double(requests[1].receivedAt - requests[0].receivedAt) / 1e9
@@ -61,7 +61,7 @@ final class RetryTests: XCTestCase {
         let (deltas, response) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(assertResult(response, id: 1)["content"], "ab")
         XCTAssertFalse(deltas.isEmpty)
-        let requests = server.requests
+        let requests = server.requests(to: Wire.path)
         XCTAssertEqual(requests.count, 2, "retry-after-ms wins over a Retry-After above max_retry_wait_s")
         if requests.count == 2 {
             let gap = Double(requests[1].receivedAt - requests[0].receivedAt) / 1e9
@@ -79,7 +79,7 @@ final class RetryTests: XCTestCase {
         XCTAssertEqual(data["retry_after_s"]?.double, 30)
         XCTAssertEqual(data["status"], 429)
         XCTAssertEqual(data["retryable"], true)
-        XCTAssertEqual(server.requests.count, 1, "a wait over max_retry_wait_s is left to the client")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1, "a wait over max_retry_wait_s is left to the client")
     }
 
     func testServiceUnavailableThreeTimesFailsWithTheAttemptsCounted() throws {
@@ -96,7 +96,7 @@ final class RetryTests: XCTestCase {
             XCTAssertEqual(data["retryable"], true)
             XCTAssertEqual(data["partial_content"], "")
             XCTAssertTrue(reply["error"]?["message"]?.string?.contains("3 attempts") == true, "the message says so: \(reply)")
-            XCTAssertEqual(server.requests.count, 3 * (round + 1))
+            XCTAssertEqual(server.requests(to: Wire.path).count, 3 * (round + 1))
         }
         XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 4, worker.stderr)
     }
@@ -111,7 +111,7 @@ final class RetryTests: XCTestCase {
             let reply = try worker.call("chat", RPC.chatParams(), id: .number(String(n)))
             XCTAssertEqual(assertResult(reply, id: .number(String(n)))["content"], .string("after \(status)"), "HTTP \(status) is retried")
             expectedRequests += 2
-            XCTAssertEqual(server.requests.count, expectedRequests, "HTTP \(status)")
+            XCTAssertEqual(server.requests(to: Wire.path).count, expectedRequests, "HTTP \(status)")
         }
     }
 
@@ -121,14 +121,14 @@ final class RetryTests: XCTestCase {
         let cases: [(Int, Int, String)] = [(400, -32006, "bad_request"), (401, -32001, "auth"), (403, -32001, "auth"),
                                            (404, -32005, "not_found"), (413, -32006, "bad_request"), (422, -32006, "bad_request")]
         for (n, (status, code, kind)) in cases.enumerated() {
-            let before = server.requests.count
+            let before = server.requests(to: Wire.path).count
             server.enqueue(.openAIError(status: status, message: "no", headers: ["retry-after-ms": "0"]), path: Wire.path)
             let method = n % 2 == 0 ? "chat" : "chatStream"
             let reply = try worker.call(method, RPC.chatParams(), id: .number(String(n)))
             let data = assertProviderError(reply, id: .number(String(n)), code: code, kind: kind)
             XCTAssertEqual(data["status"]?.int, status)
             XCTAssertNil(data["attempts"]?.int.flatMap { $0 > 1 ? $0 : nil }, "HTTP \(status) is not retried: \(reply)")
-            XCTAssertEqual(server.requests.count, before + 1, "HTTP \(status): one request")
+            XCTAssertEqual(server.requests(to: Wire.path).count, before + 1, "HTTP \(status): one request")
         }
     }
 
@@ -143,7 +143,7 @@ final class RetryTests: XCTestCase {
         XCTAssertEqual(sent, "Hello wor")
         XCTAssertEqual(data["partial_content"]?.string, sent)
         XCTAssertEqual(data["partial_tool_calls"], [])
-        XCTAssertEqual(server.requests.count, 1, "never retried after a delta")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1, "never retried after a delta")
         XCTAssertTrue(worker.stderrLines(containing: "retrying").isEmpty, worker.stderr)
         try worker.assertAlive()
     }
@@ -154,7 +154,7 @@ final class RetryTests: XCTestCase {
         let worker = try startHTTPWorker(server, settings: ["max_retries": 0], arguments: ["--log-level", "info"])
         let data = assertProviderError(try worker.call("chat", RPC.chatParams(), id: 1), id: 1, code: -32007, kind: "unavailable")
         XCTAssertNotEqual(data["attempts"]?.int ?? 1, 2)
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
         XCTAssertTrue(worker.stderrLines(containing: "retrying").isEmpty, worker.stderr)
     }
 }
