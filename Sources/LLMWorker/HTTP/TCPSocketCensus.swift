@@ -8,56 +8,26 @@ import Glibc
 /// `URLSessionTaskTransactionMetrics.isReusedConnection` but never collects metrics (the delegate's
 /// `didFinishCollecting` is never called). The process's own file descriptors can say it instead.
 enum TCPSocketCensus {
-    /// The inodes of the process's TCP sockets (IPv4 and IPv6), or nil where /proc cannot be read.
+    /// The inodes of the process's TCP sockets (IPv4 and IPv6), or nil where they cannot be listed.
+    /// Asks each descriptor itself: the kernel's tables (/proc/net/tcp) list every socket of the machine and take
+    /// milliseconds to read.
     static func current() -> Set<UInt64>? {
         #if os(Linux)
-        guard let tcp = tcpInodes() else { return nil }
-        let directory = "/proc/self/fd"
-        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return nil }
         var sockets = Set<UInt64>()
-        for descriptor in descriptors {
-            // A descriptor closed since the listing is simply not there any more.
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + descriptor),
-                  target.hasPrefix("socket:["), target.hasSuffix("]"),
-                  let inode = UInt64(target.dropFirst("socket:[".count).dropLast()), tcp.contains(inode) else { continue }
-            sockets.insert(inode)
+        for name in descriptors {
+            guard let fd = Int32(name) else { continue }
+            var status = stat()
+            // A descriptor closed since the listing (or reused for something else) simply does not count.
+            guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK else { continue }
+            var proto: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &length) == 0, proto == Int32(IPPROTO_TCP) else { continue }
+            sockets.insert(UInt64(status.st_ino))
         }
         return sockets
         #else
         return nil
         #endif
-    }
-
-    /// Every TCP socket's inode in the process's network namespace (the tables list other processes' too).
-    private static func tcpInodes() -> Set<UInt64>? {
-        var inodes = Set<UInt64>()
-        var readAny = false
-        for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-            guard let text = readWhole(table) else { continue }
-            readAny = true
-            for line in text.split(separator: "\n").dropFirst() {
-                // sl local rem st tx:rx tr:when retrnsmt uid timeout inode …
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                if fields.count > 9, let inode = UInt64(fields[9]), inode != 0 { inodes.insert(inode) }
-            }
-        }
-        return readAny ? inodes : nil
-    }
-
-    /// A /proc file, read to its end: they report a size of 0, and Foundation's readers stop after the first
-    /// block (a busy table is longer).
-    private static func readWhole(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
     }
 }

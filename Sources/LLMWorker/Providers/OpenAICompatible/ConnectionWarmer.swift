@@ -31,7 +31,7 @@ final class ConnectionWarmer: @unchecked Sendable {
         let done = OneShotSignal()
         lock.withLock { running[base] = done }
         Task {
-            if let report = try? await attempt(settings) {
+            if let report = try? await attempt(settings, tellingReuse: false) {
                 if let error = report.error {
                     logger.info("could not pre-open a connection to \(base): \(error.message)")
                 } else {
@@ -57,10 +57,12 @@ final class ConnectionWarmer: @unchecked Sendable {
     func warm(_ settings: ResolvedSettings) async throws -> WarmReport {
         await waitForPreOpen(of: settings.baseURL)
         try Task.checkCancellation()
-        return try await attempt(settings)
+        return try await attempt(settings, tellingReuse: true)
     }
 
-    private func attempt(_ settings: ResolvedSettings) async throws -> WarmReport {
+    /// `tellingReuse`: find out whether the connection was reused (counting the process's sockets before and
+    /// after); a pre-open, which reports to nobody, skips that.
+    private func attempt(_ settings: ResolvedSettings, tellingReuse: Bool) async throws -> WarmReport {
         var report = WarmReport(ok: false, provider: flavor.kind.rawValue, ms: 0, reused: nil, status: nil, error: nil)
         guard let baseText = settings.baseURL, let base = URL(string: baseText) else {
             report.error = ProbeReport.CheckError(ProviderError(.notConfigured, "No base_url is configured for \(flavor.kind.rawValue).",
@@ -74,7 +76,7 @@ final class ConnectionWarmer: @unchecked Sendable {
         // The answer is a few bytes: a server that takes longer than a connection may take is not worth waiting for.
         timeouts.total = timeouts.connect
         let before = client.activity
-        let socketsBefore = TCPSocketCensus.current()
+        let socketsBefore = tellingReuse ? TCPSocketCensus.current() : nil
         let clock = RequestClock()
         let call = UpstreamCall(client: client, request: request, timeouts: timeouts, streaming: false, provider: flavor.kind)
         do {
