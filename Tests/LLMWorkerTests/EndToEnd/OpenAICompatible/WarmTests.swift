@@ -46,7 +46,7 @@ final class WarmTests: XCTestCase {
     /// `configure` answers without waiting for its warm-up; a request read while the warm-up is still under way
     /// waits for it, at most `connect_timeout_s` (the warm-up's own limit), and then goes ahead.
     func testConfigureDoesNotWaitForAStalledWarmUpAndTheChatGoesAheadAfterItsLimit() throws {
-        let server = try MockHTTPServer()
+        let server = try startServer()
         server.route("/v1/models") { _ in [.stall] }
         server.enqueue(ServerShape.openAI.completion(content: "Still here."), path: "/v1/chat/completions")
         let worker = try startWorker(["--log-level", "info"])
@@ -56,7 +56,9 @@ final class WarmTests: XCTestCase {
         XCTAssertTrue(server.waitForRequests(count: 1, timeout: 10))
         XCTAssertEqual(assertResult(try worker.call("chat", question, id: 1), id: 1)["content"], "Still here.")
         XCTAssertEqual(server.requests.map(\.path), ["/v1/models", "/v1/chat/completions"])
-        XCTAssertNotEqual(server.requests[1].connectionID, server.requests[0].connectionID, "the stalled connection was given up")
+        XCTAssertNotEqual(server.requests[1].connectionID, server.requests[0].connectionID)
+        XCTAssertTrue(server.waitForCloseEvents(count: 1, timeout: 10), "the stalled connection was given up")
+        XCTAssertEqual(server.closeEvents.map(\.connectionID), [server.requests[0].connectionID])
         XCTAssertTrue(worker.waitForStderr(containing: "could not pre-open a connection to \(server.v1BaseURL)"), worker.stderr)
         XCTAssertFalse(worker.stderr.contains(" error: ") || worker.stderr.contains(" warn: "), "a failed warm-up is not a problem: \(worker.stderr)")
     }
@@ -176,7 +178,7 @@ final class WarmTests: XCTestCase {
 
     /// `warm` is a request like any other: `cancel` ends it.
     func testWarmCanBeCancelled() throws {
-        let server = try MockHTTPServer()
+        let server = try startServer()
         let worker = try startUpstreamWorker(server)
         server.route("/v1/models") { _ in [.stall] }
         try worker.send(RPC.request("warm", nil, id: "w"))
