@@ -98,6 +98,8 @@ final class InvalidParamsTests: XCTestCase {
         try expectInvalid(worker, "cancel", [:], field: "id")
         try expectInvalid(worker, "cancel", ["id": [1]], field: "id")
         try expectInvalid(worker, "listModels", ["supports_tools": "yes"], field: "supports_tools")
+        try expectInvalid(worker, "warm", ["provider": 5], field: "provider")
+        try expectInvalid(worker, "warm", ["provider": "nope"], field: "provider")
     }
 
     func testParamsThatAreNotAnObject() throws {

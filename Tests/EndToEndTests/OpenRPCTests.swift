@@ -5,7 +5,8 @@ import XCTest
 /// protocol/openrpc.json is the OpenRPC description of the protocol: it parses, `rpc.discover` serves exactly it,
 /// and its methods are exactly the methods the worker serves.
 final class OpenRPCTests: XCTestCase {
-    static let served: Set<String> = ["configure", "chat", "chatStream", "listModels", "cancel", "probe", "ping", "shutdown", "rpc.discover"]
+    static let served: Set<String> = ["configure", "chat", "chatStream", "listModels", "cancel", "probe", "ping", "shutdown", "rpc.discover",
+                                      "warm"]
 
     private func documentOnDisk() throws -> JSON {
         let url = PackagePaths.file("protocol/openrpc.json")

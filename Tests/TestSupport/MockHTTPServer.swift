@@ -125,6 +125,12 @@ final class MockHTTPServer: Sendable {
         }
     }
 
+    /// Queues a response for the next request to `path`, ahead of any already queued for it (for a request the
+    /// worker makes by itself before those a test scripted, such as its connection warm-up).
+    func enqueueFirst(_ response: MockResponse, path: String) {
+        core.locked { core.pathQueues[path, default: []].insert(response, at: 0) }
+    }
+
     /// Queues several responses, in order (see `enqueue(_:path:)`).
     func enqueue(contentsOf responses: [MockResponse], path: String? = nil) {
         for response in responses { enqueue(response, path: path) }
@@ -159,6 +165,12 @@ final class MockHTTPServer: Sendable {
     var connectionCount: Int { core.locked { core.accepted } }
     /// Number of connections currently open on the server side.
     var openConnectionCount: Int { core.locked { core.open.count } }
+
+    /// Waits until at most `count` connections are open (closed by either side). False on timeout.
+    @discardableResult
+    func waitForOpenConnections(atMost count: Int, timeout: TimeInterval) -> Bool {
+        core.wait(timeout: timeout) { core.open.count <= count }
+    }
     /// Snapshot of the client closes seen so far, in order.
     var closeEvents: [CloseEvent] { core.locked { core.closeEvents } }
     /// Requests that could not be parsed (each answered with 400 and a close), as messages.

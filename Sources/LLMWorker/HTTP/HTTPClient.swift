@@ -12,6 +12,7 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
 
     private let lock = NSLock()
     private var exchanges: [Int: HTTPExchange] = [:]
+    private var startedCount = 0
     private let sessionLock = NSLock()
     private var sessionStorage: URLSession?
 
@@ -55,9 +56,17 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
         let exchange = HTTPExchange(task: task)
         lock.lock()
         exchanges[task.taskIdentifier] = exchange
+        startedCount += 1
         lock.unlock()
         task.resume()
         return exchange
+    }
+
+    /// How many exchanges are open now and how many were ever started: whether a request had the client to itself.
+    var activity: (open: Int, started: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (exchanges.count, startedCount)
     }
 
     private func exchange(for task: URLSessionTask) -> HTTPExchange? {

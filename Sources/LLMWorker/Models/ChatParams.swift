@@ -54,6 +54,9 @@ public struct ChatParams: Decodable, Sendable {
             guard role.stringValue != nil else {
                 throw InvalidParams(field: "messages[\(index)].role", "must be a string, got \(role.typeName)")
             }
+            if let calls = object["tool_calls"] {
+                _ = try HistoryToolCalls.wireShape(calls, field: "messages[\(index)].tool_calls")
+            }
         }
         for (index, tool) in (tools ?? []).enumerated() where tool.objectValue == nil {
             throw InvalidParams(field: "tools[\(index)]", "must be an object, got \(tool.typeName)")

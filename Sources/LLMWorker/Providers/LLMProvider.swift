@@ -28,13 +28,21 @@ public protocol LLMProvider: Sendable {
     /// The models the server offers.
     func listModels(_ settings: ResolvedSettings, query: ModelQuery) async throws -> [ModelInfo]
 
-    /// Called when this provider becomes the configured one: a chance to set up, in the background, what its
-    /// first request would otherwise wait for. Must return at once.
-    func prepare()
+    /// Called when this provider becomes the configured one, or its server changes: a chance to set up, in the
+    /// background, what its first request would otherwise wait for (a connection). Must return at once.
+    func prepare(_ settings: ResolvedSettings)
+
+    /// Opens a connection to the server, or finds the pooled one still open, with a cheap request. A failure is
+    /// reported in the result; only a cancel is thrown.
+    func warm(_ settings: ResolvedSettings) async throws -> WarmReport
 }
 
 extension LLMProvider {
-    public func prepare() {}
+    public func prepare(_ settings: ResolvedSettings) {}
+
+    public func warm(_ settings: ResolvedSettings) async throws -> WarmReport {
+        .nothingToWarm(settings.provider)
+    }
 }
 
 /// A piece of an answer: a streamed chunk, or a whole non-streamed message.

@@ -12,7 +12,7 @@ extension OpenRPCDocument {
         {
           "name": "configure",
           "summary": "Set the active provider and its settings.",
-          "description": "All params are optional (but the first configure must name a provider). Partial updates merge field by field into the settings remembered for that provider (switching away and back restores them); null resets a field to its default. Validated atomically: an invalid call changes nothing. Selecting openrouter without a key (param or OPENROUTER_API_KEY) is -32602 naming api_key. Applied as soon as its line is read: requests read after it use it, requests already in flight keep the configuration they started with. Result: the effective configuration of the active provider, secrets redacted.",
+          "description": "All params are optional (but the first configure must name a provider). Partial updates merge field by field into the settings remembered for that provider (switching away and back restores them); null resets a field to its default. Validated atomically: an invalid call changes nothing. Selecting openrouter without a key (param or OPENROUTER_API_KEY) is -32602 naming api_key. Applied as soon as its line is read: requests read after it use it, requests already in flight keep the configuration they started with. Result: the effective configuration of the active provider, secrets redacted. When the active provider or its base_url changed, an HTTP provider also opens a connection to its server in the background with a cheap GET (openai_compatible: {base_url}/models; openrouter: {base_url}/models/count), without delaying the answer; a failure is only logged. A request to that server read while this warm-up is under way waits for it (at most connect_timeout_s) and travels on its connection.",
           "paramStructure": "by-name",
           "params": [
             {
@@ -1172,6 +1172,106 @@ extension OpenRPCDocument {
           ]
         },
         {
+          "name": "warm",
+          "summary": "Open a connection to the provider's server ahead of a request.",
+          "description": "Sends the provider's cheap GET (openai_compatible: {base_url}/models; openrouter: {base_url}/models/count; never a completion, never cached as a model list), on the pooled connection if it is still open, else on a new one: call it when the user starts speaking, since servers close idle connections (llama.cpp and vLLM after 5 s). One attempt, bounded by connect_timeout_s; waits first for a warm-up configure started. A failure is reported in the result (ok false, error), not as a JSON-RPC error. The mock has nothing to warm: ok true, ms 0. -32010 when no provider is active and none is named, or the HTTP provider has no base_url; -32602 for an unknown provider.",
+          "paramStructure": "by-name",
+          "params": [
+            {
+              "name": "provider",
+              "description": "Which provider's server to warm, with its remembered settings (default: the active provider).",
+              "schema": {
+                "$ref": "#/components/schemas/ProviderName"
+              }
+            }
+          ],
+          "result": {
+            "name": "result",
+            "schema": {
+              "$ref": "#/components/schemas/WarmResult"
+            }
+          },
+          "errors": [
+            {
+              "$ref": "#/components/errors/InvalidParams"
+            },
+            {
+              "$ref": "#/components/errors/NotConfigured"
+            },
+            {
+              "$ref": "#/components/errors/Cancelled"
+            },
+            {
+              "$ref": "#/components/errors/ParseError"
+            },
+            {
+              "$ref": "#/components/errors/InvalidRequest"
+            },
+            {
+              "$ref": "#/components/errors/InternalError"
+            },
+            {
+              "$ref": "#/components/errors/ShuttingDown"
+            }
+          ],
+          "examples": [
+            {
+              "name": "mock",
+              "params": [],
+              "result": {
+                "name": "result",
+                "value": {
+                  "ok": true,
+                  "provider": "mock",
+                  "ms": 0,
+                  "reused": null,
+                  "status": null,
+                  "error": null
+                }
+              }
+            },
+            {
+              "name": "the server had closed the idle connection",
+              "params": [],
+              "result": {
+                "name": "result",
+                "value": {
+                  "ok": true,
+                  "provider": "openai_compatible",
+                  "ms": 2.4,
+                  "reused": false,
+                  "status": 200,
+                  "error": null
+                }
+              }
+            },
+            {
+              "name": "server not running",
+              "params": [
+                {
+                  "name": "provider",
+                  "value": "openai_compatible"
+                }
+              ],
+              "result": {
+                "name": "result",
+                "value": {
+                  "ok": false,
+                  "provider": "openai_compatible",
+                  "ms": 0.6,
+                  "reused": null,
+                  "status": null,
+                  "error": {
+                    "code": -32009,
+                    "kind": "connection",
+                    "message": "Could not reach localhost:1234: connection refused. Is the server running, and is base_url right?"
+                  }
+                }
+              }
+            }
+          ]
+        },
+        {
           "name": "ping",
           "summary": "Liveness and version.",
           "description": "Answered at once, whatever else is in flight.",
@@ -1334,7 +1434,7 @@ extension OpenRPCDocument {
           },
           "Message": {
             "title": "Message",
-            "description": "A chat message in the OpenAI Chat Completions format. The worker requires an object with a string role; everything else is forwarded upstream as given (unknown fields included) and judged by the server, except that an assistant message's tool_calls[].function.arguments given as an object is sent serialized as a JSON string.",
+            "description": "A chat message in the OpenAI Chat Completions format. The worker requires an object with a string role; everything else is forwarded upstream as given (unknown fields included) and judged by the server, except tool_calls: an entry in the wire shape (with a function member) has its function.arguments serialized to a JSON string when given as an object; an entry in the shape a ChatResult returns (ToolCall: id, name, arguments) is sent in the wire shape. A tool_calls that is not an array or null, or an entry that is neither shape, is -32602 naming it (e.g. messages[2].tool_calls[0].name).",
             "type": "object",
             "required": [
               "role"
@@ -1356,10 +1456,20 @@ extension OpenRPCDocument {
                 "type": "string"
               },
               "tool_calls": {
-                "description": "Assistant messages only: the tool calls the assistant made.",
-                "type": "array",
+                "description": "Assistant messages only: the tool calls the assistant made, each in OpenAI's wire shape or as the worker returned it in ChatResult.tool_calls (so a result's tool calls can be appended unchanged). null or [] for none.",
+                "type": [
+                  "array",
+                  "null"
+                ],
                 "items": {
-                  "$ref": "#/components/schemas/MessageToolCall"
+                  "anyOf": [
+                    {
+                      "$ref": "#/components/schemas/MessageToolCall"
+                    },
+                    {
+                      "$ref": "#/components/schemas/AppendedToolCall"
+                    }
+                  ]
                 }
               },
               "tool_call_id": {
@@ -1404,6 +1514,37 @@ extension OpenRPCDocument {
                   }
                 },
                 "additionalProperties": true
+              }
+            },
+            "additionalProperties": true
+          },
+          "AppendedToolCall": {
+            "title": "AppendedToolCall",
+            "description": "A tool call in an assistant message in the shape ChatResult.tool_calls has (ToolCall), recognised by having no function member. Sent upstream as {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\": <JSON string>}}: arguments as an object is serialized (keys sorted), as a string sent as is, absent or null sent as \"{}\". arguments_raw and any other member are not sent (arguments is always a valid JSON object in a ChatResult, arguments_raw may be the model's malformed text).",
+            "type": "object",
+            "required": [
+              "id",
+              "name"
+            ],
+            "properties": {
+              "id": {
+                "type": "string",
+                "description": "The call's id, which the tool message answering it names in tool_call_id."
+              },
+              "name": {
+                "type": "string",
+                "minLength": 1
+              },
+              "arguments": {
+                "type": [
+                  "object",
+                  "string",
+                  "null"
+                ]
+              },
+              "arguments_raw": {
+                "type": "string",
+                "description": "Accepted and not sent."
               }
             },
             "additionalProperties": true
@@ -2328,6 +2469,59 @@ extension OpenRPCDocument {
                 "items": {
                   "type": "string"
                 }
+              }
+            },
+            "additionalProperties": false
+          },
+          "WarmResult": {
+            "title": "WarmResult",
+            "description": "The result of warm. Every member is always present.",
+            "type": "object",
+            "required": [
+              "ok",
+              "provider",
+              "ms",
+              "reused",
+              "status",
+              "error"
+            ],
+            "properties": {
+              "ok": {
+                "type": "boolean",
+                "description": "The server answered the request (any HTTP status: a 401 or a 404 reached the server too; status says which)."
+              },
+              "provider": {
+                "$ref": "#/components/schemas/ProviderName"
+              },
+              "ms": {
+                "type": "number",
+                "minimum": 0,
+                "description": "How long the request took, in milliseconds (0 for the mock)."
+              },
+              "reused": {
+                "type": [
+                  "boolean",
+                  "null"
+                ],
+                "description": "Whether the request travelled on a connection that was already open (false: a new one was opened). null when it cannot be told: the mock, a failure, another request to any server running at the same time, an answer with Connection: close, or a system without /proc (URLSession on Linux does not report it; the worker compares its own TCP sockets before and after)."
+              },
+              "status": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "description": "The HTTP status of the answer; null without one."
+              },
+              "error": {
+                "oneOf": [
+                  {
+                    "$ref": "#/components/schemas/ProbeCheckError"
+                  },
+                  {
+                    "type": "null"
+                  }
+                ],
+                "description": "Why ok is false (a connection error, a timeout); null when ok is true."
               }
             },
             "additionalProperties": false

@@ -12,6 +12,7 @@ final class Dispatcher: Sendable {
             AnyRPCMethod(ConfigureMethod()), AnyRPCMethod(ChatMethod()), AnyRPCMethod(ChatStreamMethod()),
             AnyRPCMethod(ListModelsMethod()), AnyRPCMethod(CancelMethod()), AnyRPCMethod(ProbeMethod()),
             AnyRPCMethod(PingMethod()), AnyRPCMethod(ShutdownMethod()), AnyRPCMethod(DiscoverMethod()),
+            AnyRPCMethod(WarmMethod()),
         ]
         methods = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
     }
@@ -170,7 +171,6 @@ final class Dispatcher: Sendable {
         do {
             let params = try message.decodeParams(ConfigureParams.self)
             let report = try ConfigureMethod().apply(params, worker: worker)
-            if let active = worker.configuration.snapshot().active { worker.providers.provider(for: active).prepare() }
             response = OutgoingMessage.response(id: message.id ?? .null, result: report)
         } catch {
             response = failure(message, rpcError(for: error))

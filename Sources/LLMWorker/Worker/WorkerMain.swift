@@ -60,8 +60,9 @@ public enum WorkerMain {
     private static func applyInitialConfiguration(_ params: ConfigureParams, _ worker: WorkerContext) {
         guard params.provider.value != nil || params.model.value != nil || params.baseURL.value != nil else { return }
         do {
+            let before = worker.configuration.snapshot()
             try worker.configuration.configure(params)
-            if let active = worker.configuration.snapshot().active { worker.providers.provider(for: active).prepare() }
+            worker.prepareActiveProvider(previously: before)
         } catch {
             worker.logger.error("the command-line configuration was not applied: \(error.rpcError.message)")
         }

@@ -10,7 +10,7 @@ final class CompatibleModelsTests: XCTestCase {
         let worker = try startCompatibleWorker(server, config, file: file, line: line)
         server.enqueue(body, path: "/v1/models")
         let reply = try worker.call("listModels", params, id: 1)
-        return (reply, receivedRequests(server, count: 1, file: file, line: line).first)
+        return (reply, requestsAfterWarmUp(server, count: 1, file: file, line: line).first)
     }
 
     private func models(_ body: JSON, params: JSON? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> JSON? {
@@ -33,7 +33,7 @@ final class CompatibleModelsTests: XCTestCase {
                         + RPC.request("configure", ["provider": "openai_compatible", "base_url": .string(elsewhere)], id: "c").text)
         let (reply, _) = try worker.readUntilResponse(id: 1)
         XCTAssertEqual(assertResult(reply, id: 1)["models"]?.array?.first?["id"], "local-model", "\(reply)")
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests.map(\.path), ["/v1/models", "/v1/models"], "the warm-up and the one list")
     }
 
     /// LM Studio / OpenAI: {"object": "list", "data": [...]}; the request carries no key and no OpenRouter headers.

@@ -22,13 +22,14 @@ final class ModelListCacheTests: XCTestCase {
         let second = assertResult(try worker.call("listModels", nil, id: 2), id: 2)
         XCTAssertEqual(second["cached"], true)
         XCTAssertEqual(second["models"], first["models"])
-        XCTAssertEqual(server.requests.count, 1, "the cached answer made no request")
+        XCTAssertEqual(server.requests.map(\.path), ["/api/v1/models/count", OR.modelsPath],
+                       "configure's warm-up, one list: the cached answer made no request")
 
         let refreshed = assertResult(try worker.call("listModels", ["refresh": true], id: 3), id: 3)
         XCTAssertEqual(refreshed["cached"], false)
-        XCTAssertEqual(receivedRequests(server, count: 2).count, 2)
+        XCTAssertEqual(requestsAfterWarmUp(server, count: 2).map(\.path), [OR.modelsPath, OR.modelsPath])
         XCTAssertEqual(assertResult(try worker.call("listModels", ["refresh": false], id: 4), id: 4)["cached"], true)
-        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests.count, 3)
     }
 
     /// A refresh replaces the cached list with the new one.
@@ -57,9 +58,10 @@ final class ModelListCacheTests: XCTestCase {
         XCTAssertEqual(Set(results.keys), ["a", "b"])
         XCTAssertEqual(results["a"]?["models"], [OR.gpt4oMiniInfo, OR.claudeHaikuInfo, OR.autoInfo, OR.gpt4oInfo])
         XCTAssertEqual(results["a"]?["models"], results["b"]?["models"])
-        XCTAssertEqual(server.requests.count, 1, "\(server.requests)")
+        XCTAssertEqual(server.requests.map(\.path), ["/api/v1/models/count", OR.modelsPath + "?supported_parameters=tools"],
+                       "the warm-up, then one list for both calls")
         XCTAssertEqual(assertResult(try worker.call("listModels", ["supports_tools": true], id: "c"), id: "c")["cached"], true)
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests.count, 2)
     }
 
     /// A failed fetch is not cached: the next call asks again.
@@ -90,21 +92,24 @@ final class ModelListCacheTests: XCTestCase {
         XCTAssertEqual(try cached(["supports_tools": true], 2), false, "another filter: another entry")
         XCTAssertEqual(try cached(["supports_tools": true], 3), true)
         XCTAssertEqual(try cached(nil, 4), true)
-        XCTAssertEqual(server.requests.map(\.path), ["/api/v1/models", "/api/v1/models?supported_parameters=tools"])
+        XCTAssertEqual(server.requests.map(\.path), ["/api/v1/models/count", "/api/v1/models", "/api/v1/models?supported_parameters=tools"])
 
+        // A new key is not a new server: no warm-up.
         _ = try worker.call("configure", ["api_key": "sk-or-v1-another-key-0000000000000000"], id: "k")
         XCTAssertEqual(try cached(nil, 5), false, "another key: another entry")
         XCTAssertEqual(server.requests.last?.header("Authorization"), "Bearer sk-or-v1-another-key-0000000000000000")
-        _ = try worker.call("configure", ["base_url": .string(OR.baseURL(other))], id: "b")
+        try configureWarmingUp(worker, other, ["base_url": .string(OR.baseURL(other)), "provider": "openrouter"], id: "b")
         XCTAssertEqual(try cached(nil, 6), false, "another base URL: another entry")
-        XCTAssertEqual(other.requests.count, 1)
-        _ = try worker.call("configure", ["base_url": .string(OR.baseURL(server)), "api_key": .string(OR.key)], id: "back")
+        XCTAssertEqual(other.requests.map(\.path), ["/api/v1/models/count", "/api/v1/models"])
+        try configureWarmingUp(worker, server, ["base_url": .string(OR.baseURL(server)), "api_key": .string(OR.key), "provider": "openrouter"],
+                               id: "back")
         XCTAssertEqual(try cached(nil, 7), true, "the first entry is still there")
 
         // openai_compatible at the same server is another provider: its own entry, its own list.
-        _ = try worker.call("configure", ["provider": "openai_compatible", "base_url": .string(server.v1BaseURL)], id: "oc")
+        try configureWarmingUp(worker, server, ["provider": "openai_compatible", "base_url": .string(server.v1BaseURL)], id: "oc")
         let compatible = assertResult(try worker.call("listModels", nil, id: 8), id: 8)
         XCTAssertEqual(compatible, ["provider": "openai_compatible", "cached": false, "models": [["id": "other-local"]]])
-        XCTAssertEqual(server.requests.count, 4)
+        XCTAssertEqual(server.requests.count, 7, "3 warm-ups and 4 lists: \(server.requests)")
+        XCTAssertEqual(server.requests.filter { $0.path.hasSuffix("/models/count") || $0.path == "/v1/models" }.count, 3 + 1)
     }
 }

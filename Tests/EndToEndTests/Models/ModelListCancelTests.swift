@@ -9,7 +9,7 @@ final class ModelListCancelTests: XCTestCase {
         server.route(OR.modelsPath) { _ in [.stall] }
         let worker = try startOpenRouterWorker(server)
         try worker.send(RPC.request("listModels", [:], id: "l"))
-        XCTAssertTrue(server.waitForRequests(count: 1, timeout: 10))
+        XCTAssertTrue(server.waitForRequests(count: 2, timeout: 10), "configure's warm-up, then the list")
         server.mark()
         try worker.send(RPC.notification("cancel", ["id": "l"]))
         let reply = try worker.nextMessage(timeout: 10)
@@ -28,7 +28,7 @@ final class ModelListCancelTests: XCTestCase {
         server.route(OR.modelsPath) { _ in MockResponse([.sleep(1.5)] + OR.json(["data": [OR.gpt4o]]).actions) }
         let worker = try startOpenRouterWorker(server, arguments: ["--log-level", "debug"])
         try worker.send(RPC.request("listModels", [:], id: "a"))
-        XCTAssertTrue(server.waitForRequests(count: 1, timeout: 10))
+        XCTAssertTrue(server.waitForRequests(count: 2, timeout: 10), "configure's warm-up, then the list")
         try worker.send(RPC.request("listModels", [:], id: "b"))
         // b runs on its own task: cancel a only once b has joined a's request (else b would rightly start its own).
         XCTAssertTrue(worker.waitForStderr(containing: "sharing the openrouter model list request already in flight"))
@@ -38,6 +38,6 @@ final class ModelListCancelTests: XCTestCase {
         XCTAssertEqual(first["error"]?["code"], -32800)
         let second = try worker.nextMessage(timeout: 10)
         XCTAssertEqual(second, ["jsonrpc": "2.0", "id": "b", "result": ["provider": "openrouter", "cached": false, "models": [OR.gpt4oInfo]]])
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests.map(\.path), ["/api/v1/models/count", OR.modelsPath])
     }
 }

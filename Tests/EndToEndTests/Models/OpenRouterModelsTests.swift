@@ -13,7 +13,7 @@ final class OpenRouterModelsTests: XCTestCase {
             "provider": "openrouter", "cached": false,
             "models": [OR.gpt4oMiniInfo, OR.claudeHaikuInfo, OR.llamaFreeInfo, OR.autoInfo, OR.gpt4oInfo],
         ]])
-        let request = receivedRequests(server, count: 1)[0]
+        let request = requestsAfterWarmUp(server, count: 1)[0]
         XCTAssertEqual(request.method, "GET")
         XCTAssertEqual(request.path, "/api/v1/models")
         XCTAssertEqual(request.body, Data())
@@ -30,7 +30,7 @@ final class OpenRouterModelsTests: XCTestCase {
         let result = assertResult(try worker.call("listModels", ["supports_tools": true], id: 1), id: 1)
         XCTAssertEqual(result, ["provider": "openrouter", "cached": false,
                                 "models": [OR.gpt4oMiniInfo, OR.claudeHaikuInfo, OR.autoInfo, OR.gpt4oInfo]])
-        let request = receivedRequests(server, count: 1)[0]
+        let request = requestsAfterWarmUp(server, count: 1)[0]
         XCTAssertEqual(request.path, "/api/v1/models?supported_parameters=tools")
         assertOpenRouterHeaders(request)
     }
@@ -44,7 +44,7 @@ final class OpenRouterModelsTests: XCTestCase {
         server.enqueue(OR.json(["data": [OR.gpt4oMini]]), path: OR.modelsPath)
         let result = assertResult(try worker.call("listModels", ["provider": "openrouter"], id: 1), id: 1)
         XCTAssertEqual(result, ["provider": "openrouter", "cached": false, "models": [OR.gpt4oMiniInfo]])
-        assertOpenRouterHeaders(receivedRequests(server, count: 1)[0], title: "Kitchen")
+        assertOpenRouterHeaders(requestsAfterWarmUp(server, count: 1)[0], title: "Kitchen")
         XCTAssertEqual(assertResult(try worker.call("listModels", nil, id: 2), id: 2)["provider"], "mock")
     }
 

@@ -21,7 +21,7 @@ final class ConnectionReuseTests: XCTestCase {
             }
         }
         XCTAssertEqual(server.connectionCount, 1, "one connection for every request: \(server.requests)")
-        XCTAssertEqual(server.requests.map(\.indexOnConnection), Array(0..<6))
+        XCTAssertEqual(server.requests.map(\.indexOnConnection), Array(0..<7), "configure's warm-up opened it, six requests followed")
         XCTAssertEqual(server.closeEvents.count, 0)
     }
 
@@ -36,13 +36,13 @@ final class ConnectionReuseTests: XCTestCase {
         XCTAssertEqual(server.connectionCount, 2)
     }
 
-    /// 20 streams at once: the server answers none until all 20 requests have arrived, so they can only all
+    /// 20 streams at once: the server answers none until all 20 requests (and configure's warm-up) have arrived, so they can only all
     /// complete if the worker opened 20 connections side by side.
     func testTwentyConcurrentStreamsToOneServer() throws {
         let count = 20
         let server = try MockHTTPServer()
         server.route("/v1/chat/completions") { [weak server] request in
-            guard let server, server.waitForRequests(count: count, timeout: 15) else { return .empty(status: 503) }
+            guard let server, server.waitForRequests(count: 1 + count, timeout: 15) else { return .empty(status: 503) }
             let n = request.bodyJSON?["x_n"] as? Int ?? -1
             return ServerShape.openAI.textStream(content: ["Stream", " \(n)", " done."]).response(delay: 0.005)
         }
@@ -67,7 +67,7 @@ final class ConnectionReuseTests: XCTestCase {
             assertChatResult(responses[n] ?? .null, id: id, expectedResult(
                 content: "Stream \(n) done.", usage: FixtureUsage(prompt: 12, completion: 5).expected, model: ServerShape.openAI.model))
         }
-        XCTAssertEqual(server.requests.count, count)
+        XCTAssertEqual(server.requests.count, 1 + count, "configure's warm-up and the streams")
         XCTAssertGreaterThanOrEqual(server.connectionCount, count)
     }
 }

@@ -17,7 +17,7 @@ final class RequestShapeTests: XCTestCase {
         let response = try worker.call("chat", chatRequest(hello), id: 1)
         assertChatResult(response, id: 1, expectedResult(content: "ok", usage: FixtureUsage(prompt: 30, completion: 9).expected,
                                                          model: ServerShape.openAI.model))
-        let request = try XCTUnwrap(server.requests.first)
+        let request = try XCTUnwrap(requestsAfterWarmUp(server, count: 1).first)
         XCTAssertEqual(request.method, "POST")
         XCTAssertEqual(request.path, "/v1/chat/completions", "trailing slashes stripped, nothing added")
         XCTAssertEqual(request.header("Content-Type"), "application/json")
@@ -31,10 +31,12 @@ final class RequestShapeTests: XCTestCase {
         let worker = try startUpstreamWorker(server)
         let root = "http://127.0.0.1:\(server.port)"
         for (n, base) in [root + "/api/openai/", root, root + "/v1"].enumerated() {
-            assertResult(try worker.call("configure", ["base_url": .string(base)], id: JSON.string("c\(n)")), id: JSON.string("c\(n)"))
+            try configureWarmingUp(worker, server, ["base_url": .string(base)], id: JSON.string("c\(n)"))
             assertResult(try worker.call("chat", chatRequest(hello), id: .number(String(n))), id: .number(String(n)))
         }
-        XCTAssertEqual(server.requests.map(\.path), ["/api/openai/chat/completions", "/chat/completions", "/v1/chat/completions"])
+        // Each new base_url is warmed up with its own `models`, then chatted with.
+        XCTAssertEqual(server.requests.map(\.path), ["/v1/models", "/api/openai/models", "/api/openai/chat/completions",
+                                                     "/models", "/chat/completions", "/v1/models", "/v1/chat/completions"])
     }
 
     func testAuthorizationOnlyWhenAKeyIsSetFromConfigureOrEnvironment() throws {
@@ -52,10 +54,12 @@ final class RequestShapeTests: XCTestCase {
         assertResult(try withEnv.call("configure", ["api_key": nil], id: "k"), id: "k")
         _ = try withEnv.call("chat", chatRequest(hello), id: 5)
 
-        XCTAssertTrue(server.waitForRequests(count: 5, timeout: 10))
+        // Each worker's configure sent a warm-up (a new key is not a new server: none for the later configures).
+        XCTAssertTrue(server.waitForRequests(count: 7, timeout: 10))
+        XCTAssertEqual(server.requests.map(\.method), ["GET", "POST", "POST", "GET", "POST", "POST", "POST"])
         XCTAssertEqual(server.requests.map { $0.header("Authorization") },
-                       [nil, "Bearer sk-from-configure", "Bearer sk-from-env", "Bearer sk-override", "Bearer sk-from-env"])
-        XCTAssertEqual(server.requests.map { $0.headers.values("Authorization").count }, [0, 1, 1, 1, 1])
+                       [nil, nil, "Bearer sk-from-configure", "Bearer sk-from-env", "Bearer sk-from-env", "Bearer sk-override", "Bearer sk-from-env"])
+        XCTAssertEqual(server.requests.map { $0.headers.values("Authorization").count }, [0, 0, 1, 1, 1, 1, 1])
     }
 
     func testConfiguredHeadersAreSentAndTheKeyWinsOverAnAuthorizationHeader() throws {
@@ -67,12 +71,13 @@ final class RequestShapeTests: XCTestCase {
         _ = try worker.call("chat", chatRequest(hello), id: 1)
         assertResult(try worker.call("configure", ["api_key": "sk-key"], id: "k"), id: "k")
         _ = try worker.call("chat", chatRequest(hello), id: 2)
-        let (first, second) = (server.requests[0], server.requests[1])
-        for request in [first, second] {
+        let (warmUp, first, second) = (server.requests[0], server.requests[1], server.requests[2])
+        for request in [warmUp, first, second] {
             XCTAssertEqual(request.header("X-Proxy-Token"), "s3cret")
             XCTAssertEqual(request.header("X-Trace-Id"), "abc-123")
             XCTAssertEqual(request.header("Content-Type"), "application/json")
         }
+        XCTAssertEqual(warmUp.header("Authorization"), "Basic dXNlcjpwdw==", "the warm-up carries the configured headers too")
         XCTAssertEqual(first.header("Authorization"), "Basic dXNlcjpwdw==", "without a key the configured header is sent")
         XCTAssertEqual(second.header("Authorization"), "Bearer sk-key", "a key set replaces it")
     }
@@ -88,7 +93,7 @@ final class RequestShapeTests: XCTestCase {
                                                                         "tool_choice": "none", "max_tokens": 9]]), id: 3)
         assertResult(try worker.call("configure", ["temperature": nil, "max_tokens": nil], id: "c"), id: "c")
         _ = try worker.call("chat", chatRequest(hello), id: 4)
-        XCTAssertEqual(server.requests.map(\.json), [
+        XCTAssertEqual(requestsAfterWarmUp(server, count: 4).map(\.json), [
             ["model": "test-model", "messages": hello, "temperature": 0.7, "max_tokens": 512],
             ["model": "other-model", "messages": hello, "temperature": 0.2, "max_tokens": 64],
             ["model": "test-model", "messages": hello, "temperature": 1.5, "max_tokens": 9, "top_p": 0.9, "seed": 7,
@@ -113,7 +118,7 @@ final class RequestShapeTests: XCTestCase {
         ]
         let toolChoice: JSON = ["type": "function", "function": ["name": "get_weather"]]
         assertResult(try worker.call("chat", chatRequest(messages, tools: [weatherTool, timeTool], toolChoice: toolChoice), id: 1), id: 1)
-        let body = try XCTUnwrap(server.requests.first).json
+        let body = try XCTUnwrap(requestsAfterWarmUp(server, count: 1).first).json
         XCTAssertEqual(body.keys, ["model", "messages", "tools", "tool_choice"])
         XCTAssertEqual(body["tools"], [weatherTool, timeTool])
         XCTAssertEqual(body["tool_choice"], toolChoice)
@@ -137,7 +142,7 @@ final class RequestShapeTests: XCTestCase {
         let (deltas, response) = try worker.stream(chatRequest(hello, tools: [weatherTool], toolChoice: "none"), id: "s")
         XCTAssertEqual(checkDeltas(deltas, id: "s").content, "Hi")
         assertResult(response, id: "s")
-        let request = try XCTUnwrap(server.requests.first)
+        let request = try XCTUnwrap(requestsAfterWarmUp(server, count: 1).first)
         XCTAssertEqual(request.path, "/v1/chat/completions")
         XCTAssertEqual(request.json, ["model": "test-model", "messages": hello, "tools": [weatherTool], "tool_choice": "none",
                                       "max_tokens": 100, "stream": true, "stream_options": ["include_usage": true]])
@@ -149,7 +154,7 @@ final class RequestShapeTests: XCTestCase {
         answerOK(server)
         let worker = try startUpstreamWorker(server)
         assertResult(try worker.call("chat", chatRequest(hello, tools: []), id: 1), id: 1)
-        XCTAssertEqual(server.requests.first?.json, ["model": "test-model", "messages": hello])
+        XCTAssertEqual(requestsAfterWarmUp(server, count: 1).first?.json, ["model": "test-model", "messages": hello])
     }
 }
 
@@ -171,7 +176,7 @@ final class RedirectTests: XCTestCase {
                                   data: expectedErrorData(kind: "upstream_error", status: status, retryable: false),
                                   mentioning: ["base_url"])
         }
-        XCTAssertEqual(server.requests.map(\.path), Array(repeating: "/v1/chat/completions", count: 3))
+        XCTAssertEqual(server.requests.map(\.path), ["/v1/models"] + Array(repeating: "/v1/chat/completions", count: 3))
         XCTAssertEqual(elsewhere.requests.count, 0, "the key must not travel to another server")
     }
 }

@@ -80,7 +80,7 @@ final class SSERobustnessTests: XCTestCase {
                 assertChatResult(responses[offset] ?? .null, id: id, expected)
             }
         }
-        XCTAssertEqual(server.requests.count, body.count - 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, body.count - 1)
     }
 
     func testSeveralEventsInOneRead() throws {
@@ -175,7 +175,7 @@ final class SSERobustnessTests: XCTestCase {
             assertProviderFailure(response, id: .number(String(id)), code: -32009, data: expectedErrorData(
                 kind: "connection", status: nil, retryable: true, partialContent: "Hello, I am"))
         }
-        XCTAssertEqual(server.requests.count, 2, "nothing is retried once part of the answer was sent")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2, "nothing is retried once part of the answer was sent")
     }
 
     /// A stream that stops without a finish_reason keeps its content, with finish_reason null and a warning.
@@ -243,7 +243,7 @@ final class SSERobustnessTests: XCTestCase {
                 kind: item.kind, status: item.status, retryable: item.retryable, upstreamMessage: item.message,
                 partialContent: "Half an answer"))
         }
-        XCTAssertEqual(server.requests.count, cases.count, "an error inside a stream is never retried")
+        XCTAssertEqual(server.requests(to: Wire.path).count, cases.count, "an error inside a stream is never retried")
     }
 
     /// A data event that is not JSON is an invalid_response (quoting it), with what came before as partial content.

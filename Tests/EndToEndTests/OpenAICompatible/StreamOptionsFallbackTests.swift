@@ -33,11 +33,11 @@ final class StreamOptionsFallbackTests: XCTestCase {
         assertChatResult(second, id: 2, expectedResult(content: "Hello", usage: usage, model: ServerShape.vLLMLegacy.model))
 
         // Another base_url on the same host is asked with it again.
-        assertResult(try worker.call("configure", ["base_url": .string("http://127.0.0.1:\(server.port)/other")], id: "c"), id: "c")
+        try configureWarmingUp(worker, server, ["base_url": .string("http://127.0.0.1:\(server.port)/other")], id: "c")
         let (_, third) = try worker.stream(question, id: 3)
         assertChatResult(third, id: 3, expectedResult(content: "Hello", usage: usage, model: ServerShape.vLLMLegacy.model))
 
-        let sent = server.requests.map(\.json)
+        let sent = server.requests.filter { $0.method == "POST" }.map(\.json)  // the chats: the warm-ups are GETs
         XCTAssertEqual(sent.count, 4)
         XCTAssertEqual(sent.map { $0["stream_options"] }, [["include_usage": true], nil, nil, ["include_usage": true]])
         XCTAssertEqual(sent.map { $0["stream"] }, [true, true, true, true])
@@ -51,7 +51,7 @@ final class StreamOptionsFallbackTests: XCTestCase {
         let (_, response) = try worker.stream(question, id: 1)
         assertProviderFailure(response, id: 1, code: -32006, data: expectedErrorData(
             kind: "bad_request", status: 400, retryable: false, upstreamMessage: "Invalid value for 'temperature'"))
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
     }
 
     /// Only one retry without stream_options: if that is refused too, its error is the answer.
@@ -63,7 +63,7 @@ final class StreamOptionsFallbackTests: XCTestCase {
         let (_, response) = try worker.stream(question, id: 1)
         assertProviderFailure(response, id: 1, code: -32006, data: expectedErrorData(
             kind: "bad_request", status: 400, retryable: false, upstreamMessage: "stream_options is still not supported"))
-        XCTAssertEqual(server.requests.map { $0.json["stream_options"] }, [["include_usage": true], nil])
+        XCTAssertEqual(server.requests(to: Wire.path).map { $0.json["stream_options"] }, [["include_usage": true], nil])
     }
 
     func testChatNeverSendsStreamOptions() throws {
@@ -71,6 +71,6 @@ final class StreamOptionsFallbackTests: XCTestCase {
         server.enqueue(ServerShape.openAI.completion(content: "ok"))
         let worker = try startUpstreamWorker(server)
         assertResult(try worker.call("chat", question, id: 1), id: 1)
-        XCTAssertEqual(server.requests.first?.json.keys, ["model", "messages"])
+        XCTAssertEqual(server.requests(to: Wire.path).first?.json.keys, ["model", "messages"])
     }
 }

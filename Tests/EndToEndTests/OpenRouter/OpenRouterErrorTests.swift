@@ -78,7 +78,7 @@ final class OpenRouterErrorTests: XCTestCase {
             let id: JSON = .string("chat-\(item.status)")
             XCTAssertEqual(try worker.call("chat", question, id: id), expectedError(item, id: id, partial: true))
         }
-        XCTAssertEqual(server.requests.count, Self.cases.count)
+        XCTAssertEqual(server.requests(to: OR.chatPath).count, Self.cases.count)
     }
 
     func testEveryStatusForChatStream() throws {
@@ -112,7 +112,7 @@ final class OpenRouterErrorTests: XCTestCase {
         server.enqueue(Self.cases.first { $0.status == 429 }!.response, path: OR.chatPath)
         let item = Self.cases.first { $0.status == 429 }!
         XCTAssertEqual(try worker.call("chat", question, id: 1), expectedError(item, id: 1, partial: true))
-        XCTAssertEqual(server.requests.count, 1, "a 20 s Retry-After is over max_retry_wait_s: no retry")
+        XCTAssertEqual(server.requests(to: OR.chatPath).count, 1, "a 20 s Retry-After is over max_retry_wait_s: no retry")
 
         _ = try worker.call("configure", ["max_retries": 0], id: "c")
         server.enqueue(OR.error(402, "Too many requests in flight for your remaining budget",

@@ -2,7 +2,7 @@ import XCTest
 @testable import LLMWorkerTestSupport
 
 /// What the worker sends OpenRouter: the attribution headers and the key on every request (chat, stream, model
-/// list), `fallback_models` as the `models` array and `routing` as the `provider` object.
+/// list, configure's warm-up), `fallback_models` as the `models` array and `routing` as the `provider` object.
 final class OpenRouterRequestTests: XCTestCase {
     private let question: JSON = ["messages": [["role": "user", "content": "What time is it?"]]]
 
@@ -15,7 +15,7 @@ final class OpenRouterRequestTests: XCTestCase {
         assertResult(try worker.call("chat", question, id: 1), id: 1)
         assertResult(try worker.stream(question, id: 2).response, id: 2)
         assertResult(try worker.call("listModels", [:], id: 3), id: 3)
-        return receivedRequests(server, count: 3)
+        return requestsAfterWarmUp(server, count: 3)
     }
 
     func testDefaultAttributionAndTheKeyOnEveryRequest() throws {
@@ -25,6 +25,8 @@ final class OpenRouterRequestTests: XCTestCase {
         XCTAssertEqual(requests.map(\.method), ["POST", "POST", "GET"])
         XCTAssertEqual(requests.map(\.path), [OR.chatPath, OR.chatPath, OR.modelsPath])
         for request in requests { assertOpenRouterHeaders(request) }
+        assertOpenRouterHeaders(server.requests[0])
+        XCTAssertEqual(server.requests[0].path, "/api/v1/models/count", "configure's warm-up")
         XCTAssertEqual(requests.map { $0.header("Accept") }, ["application/json", "text/event-stream", "application/json"])
         XCTAssertEqual(requests[0].header("Content-Type"), "application/json")
     }
@@ -32,14 +34,14 @@ final class OpenRouterRequestTests: XCTestCase {
     func testConfiguredAttribution() throws {
         let server = try startServer()
         let worker = try startOpenRouterWorker(server, ["app_url": "https://home.example.org/caal", "app_title": "Kitchen Assistant"])
-        for request in try oneOfEach(server, worker) {
+        for request in try [server.requests[0]] + oneOfEach(server, worker) {
             assertOpenRouterHeaders(request, referer: "https://home.example.org/caal", title: "Kitchen Assistant")
         }
         // Back to the defaults with null.
         _ = try worker.call("configure", ["app_url": nil, "app_title": nil], id: "reset")
         server.enqueue(OR.json(OR.completion()), path: OR.chatPath)
         assertResult(try worker.call("chat", question, id: 4), id: 4)
-        assertOpenRouterHeaders(receivedRequests(server, count: 4)[3])
+        assertOpenRouterHeaders(requestsAfterWarmUp(server, count: 4)[3])
     }
 
     func testTheExactChatBodyWithFallbacksAndRouting() throws {
@@ -52,7 +54,7 @@ final class OpenRouterRequestTests: XCTestCase {
         server.enqueue(OR.stream([.event(OR.chunk(OR.content("Hi."), finishReason: "stop"))]), path: OR.chatPath)
         assertResult(try worker.call("chat", question, id: 1), id: 1)
         assertResult(try worker.stream(question, id: 2).response, id: 2)
-        let requests = receivedRequests(server, count: 2)
+        let requests = requestsAfterWarmUp(server, count: 2)
         let expected: JSON = [
             "model": "openai/gpt-4o-mini",
             "models": ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku", "google/gemini-2.0-flash-001"],
@@ -81,7 +83,7 @@ final class OpenRouterRequestTests: XCTestCase {
         _ = try worker.call("configure", ["fallback_models": ["anthropic/claude-3.5-haiku"], "routing": ["only": ["OpenAI"]]], id: "c2")
         _ = try worker.call("configure", ["routing": nil], id: "c3")
         assertResult(try worker.call("chat", question, id: 3), id: 3)
-        let bodies = receivedRequests(server, count: 3).map(\.json)
+        let bodies = requestsAfterWarmUp(server, count: 3).map(\.json)
         XCTAssertEqual(bodies[0]["model"], "openai/gpt-4o")
         XCTAssertEqual(bodies[0]["models"], ["openai/gpt-4o", "anthropic/claude-3.5-haiku"])
         XCTAssertEqual(bodies[1].keys, ["model", "messages"])

@@ -36,7 +36,7 @@ final class OpenRouterResultTests: XCTestCase {
         let expected = expectedResult(model: "anthropic/claude-3.5-haiku", upstream: "Anthropic")
         XCTAssertEqual(assertResult(try worker.call("chat", question, id: 1), id: 1).removing("timing"), expected)
         XCTAssertEqual(assertResult(try worker.stream(question, id: 2).response, id: 2).removing("timing"), expected)
-        for request in receivedRequests(server, count: 2) {
+        for request in requestsAfterWarmUp(server, count: 2) {
             XCTAssertEqual(request.json["model"], "openai/gpt-4o-mini", "the primary is still what was asked for")
             XCTAssertEqual(request.json["models"], ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"])
         }

@@ -23,7 +23,7 @@ final class OpenRouterStreamTests: XCTestCase {
         XCTAssertEqual(result["content"], "Once upon a time.")
         XCTAssertEqual(result["finish_reason"], "stop")
         XCTAssertEqual(result["warnings"], [])
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: OR.chatPath).count, 1)
     }
 
     /// Comments keep a slow stream alive for `idle_timeout_s` (they are traffic), but not for
@@ -77,7 +77,7 @@ final class OpenRouterStreamTests: XCTestCase {
         ]])
         // No retry once the listener heard part of the answer (max_retries is 2 here).
         XCTAssertTrue(try worker.call("ping", id: "p")["result"]?["ok"] == true)
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: OR.chatPath).count, 1)
     }
 
     /// A mid-stream error whose code is a number maps by that code; the error arrives in the same network read
@@ -110,6 +110,6 @@ final class OpenRouterStreamTests: XCTestCase {
         XCTAssertEqual(data["partial_content"], "")
         let message = reply["error"]?["message"]?.string ?? ""
         XCTAssertTrue(message.contains("Provider returned error (provider: Fireworks): model overloaded"), message)
-        XCTAssertEqual(server.requests.count, 1, "an error the server gave as its answer is not retried")
+        XCTAssertEqual(server.requests(to: OR.chatPath).count, 1, "an error the server gave as its answer is not retried")
     }
 }

@@ -61,7 +61,7 @@ final class ProbeOpenRouterTests: XCTestCase {
         upstream.name = "Azure"
         XCTAssertEqual(try warnings("second"), ["OpenRouter routed to a different provider than last time (OpenAI then Azure)."])
         XCTAssertEqual(try warnings("third"), [])
-        let requests = receivedRequests(server, count: 12)
+        let requests = requestsAfterWarmUp(server, count: 12)
         for request in requests { assertOpenRouterHeaders(request, title: "Kitchen") }
     }
 

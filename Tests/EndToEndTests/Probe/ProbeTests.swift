@@ -25,7 +25,7 @@ final class ProbeTests: XCTestCase {
         let raw = try worker.call("probe", ["model": "local-model"], id: "again")
         XCTAssertNotNil(raw["result"]?["checks"]?["stream"]?["ttft_ms"]?.double, "the stream check measures the first token")
 
-        let requests = receivedRequests(server, count: 8)
+        let requests = requestsAfterWarmUp(server, count: 8)
         XCTAssertEqual(requests.prefix(4).map(\.method), ["GET", "POST", "POST", "POST"])
         XCTAssertEqual(requests.prefix(4).map(\.path), ["/v1/models", "/v1/chat/completions", "/v1/chat/completions", "/v1/chat/completions"])
         XCTAssertEqual(requests[1].json, ["model": "local-model", "messages": ProbeServer.prompt, "max_tokens": 16])
@@ -37,8 +37,8 @@ final class ProbeTests: XCTestCase {
         // Nothing was saved: the configuration is the one from before, and chat still uses it.
         XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "after"), id: "after"), before)
         assertResult(try worker.call("chat", ["messages": [["role": "user", "content": "hi"]]], id: "chat"), id: "chat")
-        XCTAssertEqual(receivedRequests(server, count: 9)[8].json["model"], "saved-model")
-        XCTAssertEqual(receivedRequests(server, count: 9)[8].json["temperature"], 0.2)
+        XCTAssertEqual(requestsAfterWarmUp(server, count: 9)[8].json["model"], "saved-model")
+        XCTAssertEqual(requestsAfterWarmUp(server, count: 9)[8].json["temperature"], 0.2)
         try assertNothingInFlight(worker)
     }
 
@@ -61,8 +61,9 @@ final class ProbeTests: XCTestCase {
             "checks": ["models": auth, "chat": auth, "stream": auth, "tools": auth],
             "warnings": .array(["models", "chat", "stream", "tools"].map { .string("The \($0) check failed: \(message)") }),
         ])
-        XCTAssertEqual(server.requests.count, 4, "an auth failure is not retried")
-        for request in server.requests { XCTAssertEqual(request.header("Authorization"), "Bearer \(key)") }
+        let probed = requestsAfterWarmUp(server, count: 4)
+        XCTAssertEqual(server.requests.count, 1 + 4, "configure's warm-up (no key), one request per check: an auth failure is not retried")
+        for request in probed { XCTAssertEqual(request.header("Authorization"), "Bearer \(key)") }
         XCTAssertFalse(String(decoding: worker.stdout, as: UTF8.self).contains(key), "the key reached stdout")
     }
 
@@ -178,7 +179,7 @@ final class ProbeTests: XCTestCase {
         XCTAssertEqual(report["ok"], true)
         XCTAssertEqual(report["model"], "qwen3-8b")
         XCTAssertEqual(report["warnings"], ["No model is configured; probed with 'qwen3-8b', the first one listed."])
-        XCTAssertEqual(receivedRequests(server, count: 4).dropFirst().map { $0.json["model"] }, ["qwen3-8b", "qwen3-8b", "qwen3-8b"])
+        XCTAssertEqual(requestsAfterWarmUp(server, count: 4).dropFirst().map { $0.json["model"] }, ["qwen3-8b", "qwen3-8b", "qwen3-8b"])
         XCTAssertEqual(assertResult(try worker.call("configure", [:], id: "c"), id: "c")["model"], JSON.null, "still no model saved")
     }
 

@@ -57,6 +57,7 @@ final class HostileParamsTests: XCTestCase {
             ("listModels", ["provider": "mock", "supports_tools": true, "refresh": false],
              [[], [.key("provider")], [.key("supports_tools")], [.key("refresh")]]),
             ("cancel", ["id": "nothing"], [[], [.key("id")]]),
+            ("warm", ["provider": "mock"], [[], [.key("provider")]]),
             ("ping", [:], [[], [.key("extra")]]),
             ("rpc.discover", [:], [[], [.key("x")]]),
         ]

@@ -91,7 +91,7 @@ final class LoadTests: XCTestCase {
             XCTAssertEqual(result["content"]?.string, text[id], "stream \(id): the result is the concatenation of its deltas")
             XCTAssertEqual(result["finish_reason"], "stop")
         }
-        XCTAssertEqual(server.requests.count, Self.streams, "one upstream request per stream, none retried")
+        XCTAssertEqual(server.requests.count, 1 + Self.streams, "configure's warm-up and one upstream request per stream, none retried")
         XCTAssertLessThan(stats.peakMiB, Self.peakLimitMiB)
         XCTAssertEqual(try worker.finish(timeout: 30), 0)
         return stats

@@ -9,16 +9,17 @@ import Glibc
 /// events, and the worker's memory as the kernel sees it.
 extension XCTestCase {
     /// Starts a worker and configures `openai_compatible` against `server` (model "m"), with `settings` merged
-    /// into the `configure` params (timeouts, retries, api_key, ...).
+    /// into the `configure` params (timeouts, retries, api_key, ...); the warm-up configure starts is answered and
+    /// checked (`configureWarmingUp`; `warmUpAnswer` replaces its answer). Count chat requests with
+    /// `server.requests(to: Wire.path)`.
     func startHTTPWorker(_ server: MockHTTPServer, settings: [String: JSON] = [:], arguments: [String] = [],
-                         environment: [String: String] = [:],
+                         environment: [String: String] = [:], warmUpAnswer: MockResponse? = nil,
                          file: StaticString = #filePath, line: UInt = #line) throws -> WorkerProcess {
         let worker = try startWorker(arguments, environment: environment)
         var params: [String: JSON] = ["provider": "openai_compatible", "base_url": .string(server.v1BaseURL), "model": "m"]
         params.merge(settings) { _, new in new }
-        let reply = try worker.call("configure", .object(params), id: "setup")
-        XCTAssertEqual(assertResult(reply, id: "setup", file: file, line: line)["provider"], "openai_compatible",
-                       file: file, line: line)
+        let result = try configureWarmingUp(worker, server, params, warmUpAnswer: warmUpAnswer, file: file, line: line)
+        XCTAssertEqual(result["provider"], "openai_compatible", file: file, line: line)
         return worker
     }
 

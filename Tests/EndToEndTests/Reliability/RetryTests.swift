@@ -21,7 +21,7 @@ final class RetryTests: XCTestCase {
         let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
         let result = assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)
         XCTAssertEqual(result["content"], "finally")
-        XCTAssertEqual(server.requests.count, 3)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 3)
         XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 2, "each retry is logged at info: \(worker.stderr)")
     }
 
@@ -43,7 +43,7 @@ final class RetryTests: XCTestCase {
         server.enqueue(Wire.completion("up now"), path: Wire.path)
         let result = assertResult(try worker.nextMessage(), id: 1)
         XCTAssertEqual(result["content"], "up now")
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
     }
 
     func testRetryAfterSecondsIsHonoured() throws {
@@ -52,7 +52,7 @@ final class RetryTests: XCTestCase {
         server.enqueue(Wire.completion("ok"), path: Wire.path)
         let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
         XCTAssertEqual(assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)["content"], "ok")
-        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2)
         // How long the wait really was is the benchmark's business; the wait the worker chose is in its log.
         assertRetryWaits(worker, ["1.00"], "Retry-After: 1 is the wait (a backoff alone is at most 0.5 s)")
     }
@@ -66,7 +66,7 @@ final class RetryTests: XCTestCase {
         let (deltas, response) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(assertResult(response, id: 1)["content"], "ab")
         XCTAssertFalse(deltas.isEmpty)
-        XCTAssertEqual(server.requests.count, 2, "retry-after-ms wins over a Retry-After above max_retry_wait_s")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2, "retry-after-ms wins over a Retry-After above max_retry_wait_s")
         assertRetryWaits(worker, ["1.30"], "retry-after-ms: 1300 is the wait")
     }
 
@@ -80,7 +80,7 @@ final class RetryTests: XCTestCase {
         XCTAssertEqual(data["retry_after_s"]?.double, 30)
         XCTAssertEqual(data["status"], 429)
         XCTAssertEqual(data["retryable"], true)
-        XCTAssertEqual(server.requests.count, 1, "a wait over max_retry_wait_s is left to the client")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1, "a wait over max_retry_wait_s is left to the client")
     }
 
     func testServiceUnavailableThreeTimesFailsWithTheAttemptsCounted() throws {
@@ -97,7 +97,7 @@ final class RetryTests: XCTestCase {
             XCTAssertEqual(data["retryable"], true)
             XCTAssertEqual(data["partial_content"], "")
             XCTAssertTrue(reply["error"]?["message"]?.string?.contains("3 attempts") == true, "the message says so: \(reply)")
-            XCTAssertEqual(server.requests.count, 3 * (round + 1))
+            XCTAssertEqual(server.requests(to: Wire.path).count, 3 * (round + 1))
         }
         XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 4, worker.stderr)
     }
@@ -112,7 +112,7 @@ final class RetryTests: XCTestCase {
             let reply = try worker.call("chat", RPC.chatParams(), id: .number(String(n)))
             XCTAssertEqual(assertResult(reply, id: .number(String(n)))["content"], .string("after \(status)"), "HTTP \(status) is retried")
             expectedRequests += 2
-            XCTAssertEqual(server.requests.count, expectedRequests, "HTTP \(status)")
+            XCTAssertEqual(server.requests(to: Wire.path).count, expectedRequests, "HTTP \(status)")
         }
     }
 
@@ -122,14 +122,14 @@ final class RetryTests: XCTestCase {
         let cases: [(Int, Int, String)] = [(400, -32006, "bad_request"), (401, -32001, "auth"), (403, -32001, "auth"),
                                            (404, -32005, "not_found"), (413, -32006, "bad_request"), (422, -32006, "bad_request")]
         for (n, (status, code, kind)) in cases.enumerated() {
-            let before = server.requests.count
+            let before = server.requests(to: Wire.path).count
             server.enqueue(.openAIError(status: status, message: "no", headers: ["retry-after-ms": "0"]), path: Wire.path)
             let method = n % 2 == 0 ? "chat" : "chatStream"
             let reply = try worker.call(method, RPC.chatParams(), id: .number(String(n)))
             let data = assertProviderError(reply, id: .number(String(n)), code: code, kind: kind)
             XCTAssertEqual(data["status"]?.int, status)
             XCTAssertNil(data["attempts"]?.int.flatMap { $0 > 1 ? $0 : nil }, "HTTP \(status) is not retried: \(reply)")
-            XCTAssertEqual(server.requests.count, before + 1, "HTTP \(status): one request")
+            XCTAssertEqual(server.requests(to: Wire.path).count, before + 1, "HTTP \(status): one request")
         }
     }
 
@@ -144,7 +144,7 @@ final class RetryTests: XCTestCase {
         XCTAssertEqual(sent, "Hello wor")
         XCTAssertEqual(data["partial_content"]?.string, sent)
         XCTAssertEqual(data["partial_tool_calls"], [])
-        XCTAssertEqual(server.requests.count, 1, "never retried after a delta")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1, "never retried after a delta")
         XCTAssertTrue(worker.stderrLines(containing: "retrying").isEmpty, worker.stderr)
         try worker.assertAlive()
     }
@@ -155,7 +155,7 @@ final class RetryTests: XCTestCase {
         let worker = try startHTTPWorker(server, settings: ["max_retries": 0], arguments: ["--log-level", "info"])
         let data = assertProviderError(try worker.call("chat", RPC.chatParams(), id: 1), id: 1, code: -32007, kind: "unavailable")
         XCTAssertNotEqual(data["attempts"]?.int ?? 1, 2)
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
         XCTAssertTrue(worker.stderrLines(containing: "retrying").isEmpty, worker.stderr)
     }
 }

@@ -33,7 +33,7 @@ final class TimeoutTests: XCTestCase {
         assertTimeout(reply, id: 1, setting: "first_token_timeout_s")
         let (_, silent) = try worker.stream(RPC.chatParams(), id: 2)
         assertTimeout(silent, id: 2, setting: "first_token_timeout_s")
-        XCTAssertEqual(server.requests.count, 2, "a first-token timeout is not retried")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2, "a first-token timeout is not retried")
         XCTAssertNotNil(server.waitForClientClose(timeout: 10, since: 0), "the stalled connection was closed")
     }
 
@@ -44,7 +44,7 @@ final class TimeoutTests: XCTestCase {
         let (deltas, reply) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(deltas, [])
         assertTimeout(reply, id: 1, setting: "first_token_timeout_s")
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
     }
 
     func testIdleTimeoutWhenTheStreamStallsMidway() throws {
@@ -56,7 +56,7 @@ final class TimeoutTests: XCTestCase {
         let sent = deltas.compactMap { $0["params"]?["content"]?.string }.joined()
         XCTAssertEqual(sent, "Once upon")
         assertTimeout(reply, id: 1, setting: "idle_timeout_s", partial: sent)
-        XCTAssertEqual(server.requests.count, 1, "an idle timeout is not retried")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1, "an idle timeout is not retried")
         try worker.assertAlive()
     }
 
@@ -140,7 +140,7 @@ final class TimeoutTests: XCTestCase {
         let sent = deltas.compactMap { $0["params"]?["content"]?.string }.joined()
         XCTAssertFalse(sent.isEmpty)
         assertTimeout(reply, id: 1, setting: "timeout_s", partial: sent)
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
         XCTAssertNotNil(server.waitForClientClose(timeout: 10, since: 0), "the endless stream's connection was closed")
     }
 
@@ -155,7 +155,7 @@ final class TimeoutTests: XCTestCase {
         assertTimeout(try worker.call("chat", RPC.chatParams(), id: 1), id: 1, setting: "timeout_s")
         // A server that never answers at all: the same limit.
         assertTimeout(try worker.call("chat", RPC.chatParams(), id: 2), id: 2, setting: "timeout_s")
-        XCTAssertEqual(server.requests.count, 2, "whole-request timeouts are not retried")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2, "whole-request timeouts are not retried")
     }
 
     func testStallBeforeTheFirstByteOfAChatIsBoundedByTimeoutS() throws {
@@ -164,7 +164,7 @@ final class TimeoutTests: XCTestCase {
         let worker = try startHTTPWorker(server, settings: ["timeout_s": 1, "first_token_timeout_s": 0.2, "connect_timeout_s": 0.2])
         // A chat has no first-token limit, and its connection was up: only timeout_s applies.
         assertTimeout(try worker.call("chat", RPC.chatParams(), id: 1), id: 1, setting: "timeout_s")
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
     }
 
     /// A listening socket that never accepts, with its accept queue already full: the kernel drops further

@@ -26,13 +26,17 @@ final class UpstreamFaultTests: XCTestCase {
         try worker.assertAlive()
     }
 
+    /// configure's warm-up is answered with `Connection: close`, so the first attempt goes on a fresh connection (a
+    /// reset on a kept-alive one is the known limitation pinned below).
+    private let warmUpClosing = MockResponse.json(body: ["data": [] as [Any]], headers: ["Connection": "close"])
+
     func testResetBeforeTheHeadersIsRetried() throws {
         let server = try MockHTTPServer()
         server.enqueue(contentsOf: [[.reset], Wire.stream(["fine"])], path: Wire.path)
-        let worker = try startHTTPWorker(server, settings: ["max_retry_wait_s": 0.05])
+        let worker = try startHTTPWorker(server, settings: ["max_retry_wait_s": 0.05], warmUpAnswer: warmUpClosing)
         let (_, reply) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(assertResult(reply, id: 1)["content"], "fine")
-        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2)
         try worker.assertAlive()
     }
 
@@ -40,10 +44,10 @@ final class UpstreamFaultTests: XCTestCase {
         let server = try MockHTTPServer()
         // Each reset closes its connection, so each attempt is on a fresh one.
         server.enqueue(contentsOf: [[.reset], [.reset], [.reset]], path: Wire.path)
-        let worker = try startHTTPWorker(server, settings: ["max_retry_wait_s": 0.05])
+        let worker = try startHTTPWorker(server, settings: ["max_retry_wait_s": 0.05], warmUpAnswer: warmUpClosing)
         let data = assertProviderError(try worker.call("chat", RPC.chatParams(), id: 1), id: 1, code: -32009, kind: "connection")
         XCTAssertEqual(data["attempts"], 3)
-        XCTAssertEqual(server.requests.count, 3)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 3)
         try worker.assertAlive()
     }
 
@@ -55,7 +59,7 @@ final class UpstreamFaultTests: XCTestCase {
         let (deltas, reply) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(assertResult(reply, id: 1)["content"], "second try")
         XCTAssertEqual(content(deltas), "second try", "nothing of the failed attempt reached the client")
-        XCTAssertEqual(server.requests.count, 2)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2)
     }
 
     func testGarbageInsteadOfAnHTTPResponse() throws {
@@ -85,7 +89,7 @@ final class UpstreamFaultTests: XCTestCase {
         XCTAssertEqual(data["partial_content"]?.string, content(deltas))
         XCTAssertEqual(content(deltas), "Good ")
         XCTAssertTrue(bad["error"]?["message"]?.string?.contains("not json") == true, "the bad event is quoted: \(bad)")
-        XCTAssertEqual(server.requests.count, 2, "an invalid 2xx body is never retried")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 2, "an invalid 2xx body is never retried")
         try worker.assertAlive()
     }
 
@@ -158,7 +162,7 @@ final class UpstreamFaultTests: XCTestCase {
         XCTAssertEqual(deltas, [])
         assertProviderError(stream, id: 2, code: -32002, kind: "rate_limited")
         assertProviderError(try worker.call("chat", RPC.chatParams(), id: 3), id: 3, code: -32007, kind: "upstream_error")
-        XCTAssertEqual(server.requests.count, 3, "an error inside a 2xx body is the server's answer: never retried")
+        XCTAssertEqual(server.requests(to: Wire.path).count, 3, "an error inside a 2xx body is the server's answer: never retried")
         try worker.assertAlive()
     }
 

@@ -22,7 +22,7 @@ final class UpstreamSizeLimitTests: XCTestCase {
         XCTAssertEqual(deltas.compactMap { $0["params"]?["content"]?.string }.joined(), "before ")
         XCTAssertEqual(data["partial_content"], "before ")
         XCTAssertTrue(reply["error"]?["message"]?.string?.contains("8 MiB") == true, "\(reply)")
-        XCTAssertEqual(server.requests.count, 1)
+        XCTAssertEqual(server.requests(to: Wire.path).count, 1)
         let peak = try XCTUnwrap(ProcessMemory.peakMiB(worker.pid))
         print("worker peak RSS after a 12 MiB SSE line: \(peak) MiB")
         XCTAssertLessThan(peak, Self.peakLimitMiB)

@@ -191,7 +191,8 @@ extension XCTestCase {
     }
 
     /// Starts the worker and selects openrouter at the mock server (`params` added to configure; pass
-    /// `"api_key": nil`-free params, the key defaults to `OR.key`). Returns the worker after checking the reply.
+    /// `"api_key": nil`-free params, the key defaults to `OR.key`). Returns the worker after checking the reply and
+    /// the warm-up (`configureWarmingUp`).
     func startOpenRouterWorker(_ server: MockHTTPServer, _ params: [String: JSON] = [:], environment: [String: String] = [:],
                                arguments: [String] = [],
                                file: StaticString = #filePath, line: UInt = #line) throws -> WorkerProcess {
@@ -199,19 +200,19 @@ extension XCTestCase {
         var all: [String: JSON] = ["provider": "openrouter", "base_url": .string(OR.baseURL(server)),
                                    "api_key": .string(OR.key), "model": "openai/gpt-4o-mini"]
         all.merge(params) { _, new in new }
-        let reply = try worker.call("configure", .object(all), id: "setup")
-        XCTAssertEqual(assertResult(reply, id: "setup", file: file, line: line)["provider"], "openrouter", file: file, line: line)
+        let result = try configureWarmingUp(worker, server, all, file: file, line: line)
+        XCTAssertEqual(result["provider"], "openrouter", file: file, line: line)
         return worker
     }
 
-    /// Starts the worker and selects openai_compatible at `server.v1BaseURL`.
+    /// Starts the worker and selects openai_compatible at `server.v1BaseURL`, answering and checking the warm-up.
     func startCompatibleWorker(_ server: MockHTTPServer, _ params: [String: JSON] = [:],
                                file: StaticString = #filePath, line: UInt = #line) throws -> WorkerProcess {
         let worker = try startWorker()
         var all: [String: JSON] = ["provider": "openai_compatible", "base_url": .string(server.v1BaseURL), "model": "local-model"]
         all.merge(params) { _, new in new }
-        let reply = try worker.call("configure", .object(all), id: "setup")
-        XCTAssertEqual(assertResult(reply, id: "setup", file: file, line: line)["provider"], "openai_compatible", file: file, line: line)
+        let result = try configureWarmingUp(worker, server, all, file: file, line: line)
+        XCTAssertEqual(result["provider"], "openai_compatible", file: file, line: line)
         return worker
     }
 }

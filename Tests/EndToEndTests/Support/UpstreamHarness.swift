@@ -11,16 +11,70 @@ let upstreamTestModel = "test-model"
 extension XCTestCase {
     /// Starts the worker and points `openai_compatible` at `server` (its `/v1` base URL) with model `test-model`
     /// and `max_retries: 0` (so an error status is answered at once); `config` adds or replaces configure params.
+    /// The warm-up configure starts is answered and checked (`configureWarmingUp`): it is `server.requests[0]`.
     func startUpstreamWorker(_ server: MockHTTPServer, config: [String: JSON] = [:], environment: [String: String] = [:],
                              file: StaticString = #filePath, line: UInt = #line) throws -> WorkerProcess {
         let worker = try startWorker(environment: environment)
         var params: [String: JSON] = ["provider": "openai_compatible", "base_url": .string(server.v1BaseURL),
                                       "model": .string(upstreamTestModel), "max_retries": 0]
         for (key, value) in config { params[key] = value }
-        let reply = try worker.call("configure", .object(params), id: "setup")
-        XCTAssertEqual(assertResult(reply, id: "setup", file: file, line: line)["provider"], "openai_compatible",
-                       "configure failed: \(reply)", file: file, line: line)
+        let result = try configureWarmingUp(worker, server, params, file: file, line: line)
+        XCTAssertEqual(result["provider"], "openai_compatible", "configure failed", file: file, line: line)
         return worker
+    }
+
+    /// `configure` with `params`, answering and checking the warm-up it starts when its base_url is on `server`:
+    /// configure makes the worker open a connection at once with a cheap GET (`{base}/models`; OpenRouter's
+    /// `{base}/models/count`), answered here ahead of anything the test queued. This waits until the server has it,
+    /// and checks that it is the next request the server recorded; the test's own requests come after it (a request
+    /// waits for a warm-up still under way), on its connection. `warmUpAnswer` replaces the usual answer. Returns the
+    /// configure result.
+    @discardableResult
+    func configureWarmingUp(_ worker: WorkerProcess, _ server: MockHTTPServer, _ params: [String: JSON], id: JSON = "setup",
+                            warmUpAnswer: MockResponse? = nil,
+                            file: StaticString = #filePath, line: UInt = #line) throws -> JSON {
+        let warmUp = params["base_url"]?.string.flatMap { server.warmUpPath(base: $0, provider: params["provider"]?.string) }
+        if let warmUp { server.enqueueFirst(warmUpAnswer ?? warmUp.answer, path: warmUp.path) }
+        let recorded = server.requests.count
+        let result = assertResult(try worker.call("configure", .object(params), id: id), id: id, file: file, line: line)
+        if let warmUp {
+            XCTAssertTrue(server.waitForRequests(count: recorded + 1, timeout: WorkerProcess.defaultTimeout),
+                          "configure sent no warm-up request", file: file, line: line)
+            let sent = server.requests.dropFirst(recorded).first
+            XCTAssertEqual(sent.map { "\($0.method) \($0.path)" }, "GET \(warmUp.path)", file: file, line: line)
+        }
+        return result
+    }
+
+    /// The first `count` requests the server recorded after the warm-up that the `start…Worker` helpers answered
+    /// and checked (`requests[0]`), waiting for them.
+    func requestsAfterWarmUp(_ server: MockHTTPServer, count: Int, file: StaticString = #filePath, line: UInt = #line) -> [RecordedRequest] {
+        Array(receivedRequests(server, count: count + 1, file: file, line: line).dropFirst())
+    }
+}
+
+/// The short model list the tests' servers answer the worker's connection warm-up with.
+let warmUpAnswer = MockResponse.json(body: ["object": "list", "data": [["id": upstreamTestModel, "object": "model"]]])
+
+extension MockHTTPServer {
+    /// The warm-up request's path and the answer it gets, when `base` is this server; nil otherwise.
+    func warmUpPath(base: String, provider: String?) -> (path: String, answer: MockResponse)? {
+        guard let url = URL(string: base.trimmingCharacters(in: .whitespaces)), url.host == "127.0.0.1", url.port == port else { return nil }
+        var path = url.path
+        while path.hasSuffix("/") { path.removeLast() }
+        if provider == "openrouter" { return (path + "/models/count", OR.json(["data": ["count": 5]])) }
+        return (path + "/models", warmUpAnswer)
+    }
+
+    /// Answers the next request to `path` (a `warm`) with `warmUpAnswer`, ahead of anything queued for it.
+    func answerWarmUp(path: String = "/v1/models") {
+        enqueueFirst(warmUpAnswer, path: path)
+    }
+
+    /// The requests received for `path` (compared without the query), in order: one endpoint's share of the traffic,
+    /// without configure's warm-up.
+    func requests(to path: String) -> [RecordedRequest] {
+        requests.filter { $0.pathWithoutQuery == path }
     }
 }
 

@@ -47,18 +47,12 @@ struct ChatRequestBuilder: Sendable {
         if let key = settings.apiKey { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
     }
 
-    /// Assistant tool calls whose `arguments` the client gave as an object are sent as a JSON string,
-    /// the OpenAI wire format, so clients may pass either.
+    /// A message's `tool_calls` in the wire shape (see `HistoryToolCalls`); `validate()` has already refused what
+    /// cannot be converted, so a failure here leaves the message as given.
     static func normalizeMessage(_ message: JSONValue) -> JSONValue {
-        guard case .object(var object) = message, case .array(let calls)? = object["tool_calls"] else { return message }
-        object["tool_calls"] = .array(calls.map { call in
-            guard case .object(var callObject) = call, case .object(var function)? = callObject["function"],
-                  let arguments = function["arguments"], arguments.stringValue == nil else { return call }
-            let data = (try? OutgoingMessage.encoder().encode(arguments)) ?? Data("{}".utf8)
-            function["arguments"] = .string(String(decoding: data, as: UTF8.self))
-            callObject["function"] = .object(function)
-            return .object(callObject)
-        })
+        guard case .object(var object) = message, let calls = object["tool_calls"],
+              let wire = try? HistoryToolCalls.wireShape(calls, field: "tool_calls") else { return message }
+        object["tool_calls"] = wire
         return .object(object)
     }
 }

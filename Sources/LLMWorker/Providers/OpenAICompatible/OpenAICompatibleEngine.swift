@@ -10,18 +10,25 @@ struct OpenAICompatibleEngine: LLMProvider {
     let client: HTTPClient
     let logger: Logger
     let streamOptionsMemory: StreamOptionsMemory
+    let warmer: ConnectionWarmer
 
     init(flavor: any ProviderFlavor, client: HTTPClient, logger: Logger) {
         self.flavor = flavor
         self.client = client
         self.logger = logger
         streamOptionsMemory = StreamOptionsMemory()
+        warmer = ConnectionWarmer(flavor: flavor, client: client, logger: logger)
     }
 
     private var builder: ChatRequestBuilder { ChatRequestBuilder(flavor: flavor) }
 
-    func prepare() {
+    func prepare(_ settings: ResolvedSettings) {
         client.warmUp()
+        warmer.preOpen(settings)
+    }
+
+    func warm(_ settings: ResolvedSettings) async throws -> WarmReport {
+        try await warmer.warm(settings)
     }
 
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
@@ -156,6 +163,8 @@ struct OpenAICompatibleEngine: LLMProvider {
                                           _ operation: (Timeouts) async throws -> T) async throws -> T {
         let policy = RetryPolicy(settings: settings.retry)
         let clock = RequestClock()
+        await warmer.waitForPreOpen(of: settings.baseURL)
+        try Task.checkCancellation()
         var attempt = 0
         var resentUnanswered = false
         while true {

@@ -8,6 +8,9 @@ protocol ProviderFlavor: Sendable {
     func extraHeaders(_ settings: ResolvedSettings) -> [String: String]
     func extraBody(_ request: ProviderRequest, model: String) -> [String: JSONValue]
     func modelsURL(base: URL, query: ModelQuery) -> URL
+    /// What a connection is opened with ahead of the first request: a GET with a small answer that every server
+    /// of the family has (an error status would do too, but some servers close the connection after one).
+    func warmUpURL(base: URL) -> URL
     func parseModels(_ body: Data, query: ModelQuery) throws -> [ModelInfo]
 }
 
@@ -21,6 +24,11 @@ struct GenericFlavor: ProviderFlavor {
     func extraBody(_ request: ProviderRequest, model: String) -> [String: JSONValue] { [:] }
 
     func modelsURL(base: URL, query: ModelQuery) -> URL {
+        base.appendingPathComponent("models")
+    }
+
+    /// The model list: the one GET every OpenAI-compatible server answers, and short on a local server.
+    func warmUpURL(base: URL) -> URL {
         base.appendingPathComponent("models")
     }
 

@@ -28,6 +28,11 @@ struct OpenRouterFlavor: ProviderFlavor {
         return components.url ?? url
     }
 
+    /// `{"data":{"count":N}}`, public like the model list, which is megabytes.
+    func warmUpURL(base: URL) -> URL {
+        base.appendingPathComponent("models").appendingPathComponent("count")
+    }
+
     func parseModels(_ body: Data, query: ModelQuery) throws -> [ModelInfo] {
         try ModelListParser.parseOpenRouter(body, supportsTools: query.supportsTools)
     }

@@ -8,9 +8,21 @@ struct ConfigureMethod: RPCMethod {
     /// Runs on the reader thread as the line arrives (see `ConfigurationStore`).
     func apply(_ params: ConfigureParams, worker: WorkerContext) throws -> ConfigurationReport {
         worker.redactor.register(secretsOf: params)
+        let before = worker.configuration.snapshot()
         let settings = try worker.configuration.configure(params)
         worker.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
+        worker.prepareActiveProvider(previously: before)
         return ConfigurationReport(settings: settings)
+    }
+}
+
+extension WorkerContext {
+    /// After a configuration change: the active provider opens its connection in the background, unless its server
+    /// is the one it already had (same provider, same base_url), whose connection is already open or on its way.
+    func prepareActiveProvider(previously before: ConfigurationSnapshot) {
+        guard let settings = configuration.snapshot().current else { return }
+        if before.active == settings.provider, before.current?.baseURL == settings.baseURL { return }
+        providers.provider(for: settings.provider).prepare(settings)
     }
 }
 

@@ -15,10 +15,7 @@ struct ListModelsMethod: RPCMethod {
     }
 
     func handle(_ params: Params, call: CallContext) async throws -> ModelList {
-        let settings = try Self.settings(params, call)
-        if settings.provider != .mock, settings.baseURL == nil {
-            throw ProviderError(.notConfigured, "No base_url is configured for \(settings.provider.rawValue): call configure with base_url first.", provider: settings.provider.rawValue)
-        }
+        let settings = try call.settings(forProvider: params.provider, method: Self.name)
         let query = ModelQuery(supportsTools: params.supportsTools, refresh: params.refresh ?? false)
         let key = ModelListCache.Key(provider: settings.provider, baseURL: settings.baseURL,
                                      keyFingerprint: settings.apiKey?.hashValue ?? 0,
@@ -32,18 +29,5 @@ struct ListModelsMethod: RPCMethod {
         } catch {
             throw ChatRunner.providerError(error, provider: settings.provider)
         }
-    }
-
-    private static func settings(_ params: Params, _ call: CallContext) throws -> ResolvedSettings {
-        if let name = params.provider {
-            guard let kind = ProviderKind(rawValue: name) else {
-                throw InvalidParams(field: "provider", "'\(name)' is not a provider; use 'openai_compatible', 'openrouter' or 'mock'")
-            }
-            return call.configuration.settings(for: kind)
-        }
-        guard let settings = call.settings else {
-            throw ProviderError(.notConfigured, "No provider is configured: call configure first, or pass provider to listModels.")
-        }
-        return settings
     }
 }

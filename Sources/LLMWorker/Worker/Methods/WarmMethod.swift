@@ -1,0 +1,21 @@
+/// Opens a connection to the provider's server, or finds the pooled one still open, ahead of a request that must
+/// not wait for one (the server may have closed an idle connection since the last turn).
+struct WarmMethod: RPCMethod {
+    static let name = "warm"
+
+    struct Params: Decodable, Sendable {
+        var provider: String?
+    }
+
+    func handle(_ params: Params, call: CallContext) async throws -> WarmReport {
+        let settings = try call.settings(forProvider: params.provider, method: Self.name)
+        let report: WarmReport
+        do {
+            report = try await call.worker.providers.provider(for: settings.provider).warm(settings)
+        } catch {
+            throw ChatRunner.providerError(error, provider: settings.provider)
+        }
+        // A server may echo the key back in its error text: scrubbed as the dispatcher scrubs errors.
+        return report.scrubbed(call.worker.redactor.scrub)
+    }
+}
