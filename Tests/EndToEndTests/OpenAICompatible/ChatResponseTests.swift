@@ -95,7 +95,7 @@ final class ChatResponseTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(server.requests.count, 6)
+        XCTAssertEqual(server.requests(to: "/v1/chat/completions").count, 6)
     }
 
     /// Arguments as an object, as a double-encoded string, empty, null, invalid JSON and a JSON array.

@@ -91,7 +91,7 @@ final class TextToolCallBadInputTests: XCTestCase {
                            usage: shape.expectedUsage(FixtureUsage(prompt: 12, completion: 5)))
             }
         }
-        let sent = server.requests.map(\.json)
+        let sent = server.requests(to: "/v1/chat/completions").map(\.json)
         XCTAssertEqual(sent.first?["tools"], textToolCallTools, "recovery off still sends the tools")
     }
 

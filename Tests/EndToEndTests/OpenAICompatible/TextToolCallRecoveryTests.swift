@@ -19,7 +19,7 @@ final class TextToolCallRecoveryTests: XCTestCase {
             assertRecovered(try worker.call("chat", question, id: id), id: id, fixture,
                             usage: shape.expectedUsage(FixtureUsage(prompt: 30, completion: 9)), model: shape.model)
         }
-        XCTAssertEqual(server.requests.first?.json["tools"], textToolCallTools, "the tools are sent as given")
+        XCTAssertEqual(server.requests(to: "/v1/chat/completions").first?.json["tools"], textToolCallTools, "the tools are sent as given")
     }
 
     func testEachFormIsRecoveredInChatStream() throws {

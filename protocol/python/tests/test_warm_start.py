@@ -59,14 +59,7 @@ class BackgroundStartTests(WorkerTestCase):
 
 
 class WarmTests(HTTPWorkerTestCase):
-    async def skip_unless_the_worker_has_warm(self) -> None:
-        # Until the worker's `warm` is merged in: the guard goes once it is.
-        discovered = await self.make_client().request("rpc.discover")
-        if "warm" not in {method.get("name") for method in discovered.get("methods", [])}:
-            self.skipTest("this worker has no `warm` method yet (rpc.discover does not list it)")
-
     async def test_client_warm_reports_the_connection(self) -> None:
-        await self.skip_unless_the_worker_has_warm()
         client = self.make_client(self.http_config())
         result = await client.warm()
         self.assertIs(result["ok"], True, result)
@@ -74,7 +67,6 @@ class WarmTests(HTTPWorkerTestCase):
         self.assertIn(result["reused"], (True, False, None))
 
     async def test_provider_warm_then_a_turn(self) -> None:
-        await self.skip_unless_the_worker_has_warm()
         provider = self.make_provider(
             provider="openai_compatible", model="mock-model", base_url=self.server.base_url, config={"max_retries": 0}
         )
