@@ -32,8 +32,8 @@ struct ExchangeTimeout: Error, Sendable, Equatable {
 /// shorter than the connect limit would fire late).
 ///
 /// A dispatch timer rather than a sleeping task: a cancelled `Task.sleep` keeps its timer, and the memory it
-/// holds, until the original deadline (up to `timeout_s`), which grew the worker by about 1 KB per request
-/// under load; a cancelled dispatch timer is gone at once.
+/// holds, until the original deadline (up to `timeout_s`), so memory would grow with the requests made;
+/// a cancelled dispatch timer is gone at once.
 final class ExchangeWatchdog: @unchecked Sendable {
     private let lock = NSLock()
     private let start = DispatchTime.now().uptimeNanoseconds

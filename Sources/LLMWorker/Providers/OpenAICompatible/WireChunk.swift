@@ -5,7 +5,7 @@ import Foundation
 /// server's quirk (an empty-string finish_reason, content as parts, arguments as an object) must not silence the answer.
 ///
 /// Built from a `JSONValue` parsed by `JSONReader` (one pass over the bytes, no `Decodable` machinery: this runs
-/// once per token). The rules are those the `Decodable` version had, field by field.
+/// once per token).
 struct WireChunk {
     var choices: [WireChoice] = []
     var model: String?
