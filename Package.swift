@@ -18,6 +18,7 @@ let package = Package(
         // libFuzzer targets (Tests/Fuzz/README.md); in a normal build, tools that replay saved inputs.
         .executableTarget(name: "FuzzLineParser", dependencies: ["LLMWorker"], path: "Sources/FuzzLineParser"),
         .executableTarget(name: "FuzzSSEParser", dependencies: ["LLMWorker"], path: "Sources/FuzzSSEParser"),
+        .executableTarget(name: "FuzzHTTPResponse", dependencies: ["LLMWorker"], path: "Sources/FuzzHTTPResponse"),
         .testTarget(
             name: "LLMWorkerTests",
             dependencies: ["LLMWorker"],
