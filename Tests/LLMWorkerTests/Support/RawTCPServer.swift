@@ -134,6 +134,9 @@ final class RawTCPServer: @unchecked Sendable {
             guard poll(&pfd, 1, 20) > 0 else { continue }
             let fd = accept(listener, nil, nil)
             guard fd >= 0 else { continue }
+            // Like real servers: each write goes out at once (no 40 ms Nagle wait behind a delayed ACK).
+            var yes: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
             let admitted: Bool = lock.withLock {
                 if stopped { return false }
                 open.insert(fd)
