@@ -71,6 +71,19 @@ final class SocketTransportTests: XCTestCase {
         XCTAssertEqual(response.text, "data: one\n\ndata: two\n\ndata: three\n\ndata: [DONE]\n\n")
     }
 
+    func testTheEventStreamIsParsedWhereTheSocketPutIt() async throws {
+        server.enqueue(.splitBytes(Data("data: {\"a\":1}\n\n: keep-alive\ndata: {\"b\":2}\n\ndata: [DONE]\n\n".utf8),
+                                   at: [3, 17, 20], delay: 0.01, chunked: true))
+        let exchange = transport.start(URLRequest(url: server.url("/v1/chat/completions")))
+        _ = try await exchange.responseHead()
+        var parser = SSEParser()
+        var items: [SSEItem] = []
+        while try await exchange.readBody({ try parser.feed($0) { items.append($0) } }) {}
+        try parser.finish { items.append($0) }
+        XCTAssertEqual(items, [.event(SSEEvent(data: Data(#"{"a":1}"#.utf8))), .comment,
+                               .event(SSEEvent(data: Data(#"{"b":2}"#.utf8))), .event(SSEEvent(data: Data("[DONE]".utf8)))])
+    }
+
     func testHeadRequestHasNoBody() async throws {
         server.enqueue([.status(200, headers: ["Content-Length": "100"]), .end])
         var request = URLRequest(url: server.url("/"))
