@@ -41,18 +41,21 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
         thread.start()
     }
 
-    /// Runs `body` on the loop thread, soon (work runs in the order posted). Dropped once the loop has stopped.
-    func execute(_ body: @escaping @Sendable (Root) -> Void) {
+    /// Runs `body` on the loop thread, soon (work runs in the order posted). Dropped, returning false, once the
+    /// loop is stopping.
+    @discardableResult
+    func execute(_ body: @escaping @Sendable (Root) -> Void) -> Bool {
         lock.lock()
         guard !stopping else {
             lock.unlock()
-            return
+            return false
         }
         work.append(body)
         let wake = !wakeQueued
         wakeQueued = true
         lock.unlock()
         if wake { signalWake() }
+        return true
     }
 
     /// Stops the loop after the work already posted; the root is told, then the thread ends.
@@ -104,7 +107,8 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
                 context.watchesChanged = false
             }
             let ready = poll(&fds, nfds_t(fds.count), context.pollTimeout())
-            if ready < 0 && errno != EINTR { preconditionFailure("EventLoop: poll() failed: \(Errno(errno))") }
+            // Only a lack of kernel memory can make poll() fail here: wait a moment rather than spin.
+            if ready < 0 && errno != EINTR { usleep(1000) }
             if ready > 0 && fds[0].revents != 0 { drainWake() }
             let (batch, stop) = takeWork()
             for body in batch { body(root) }

@@ -53,7 +53,8 @@ final class SocketTransport: HTTPTransport, @unchecked Sendable {
     func idleConnectionCount(_ url: URL) async -> Int {
         guard let endpoint = try? HTTPRequestWriter.prepare(URLRequest(url: url)).endpoint else { return 0 }
         return await withCheckedContinuation { continuation in
-            loop.execute { engine in continuation.resume(returning: engine.idleCount(endpoint)) }
+            let posted = loop.execute { engine in continuation.resume(returning: engine.idleCount(endpoint)) }
+            if !posted { continuation.resume(returning: 0) }
         }
     }
 }
