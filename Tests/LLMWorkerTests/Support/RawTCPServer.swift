@@ -112,7 +112,8 @@ final class RawTCPServer: @unchecked Sendable {
         URL(string: "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)")!
     }
 
-    /// Closes the listener and every connection, and waits for the threads.
+    /// Closes the listener and every connection, and waits for the threads (so that no descriptor of the test
+    /// process closes late: other tests count them).
     func stop() {
         let fds: Set<Int32> = lock.withLock {
             if stopped { return [] }
@@ -121,7 +122,7 @@ final class RawTCPServer: @unchecked Sendable {
         }
         shutdown(listener, Int32(SHUT_RDWR))
         for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
-        _ = threads.wait(timeout: .now() + 5)
+        _ = threads.wait(timeout: .now() + 60)
     }
 
     private func acceptLoop() {
