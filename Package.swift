@@ -18,6 +18,7 @@ let package = Package(
         // libFuzzer targets (Tests/Fuzz/README.md); in a normal build, tools that replay saved inputs.
         .executableTarget(name: "FuzzLineParser", dependencies: ["LLMWorker"], path: "Sources/FuzzLineParser"),
         .executableTarget(name: "FuzzSSEParser", dependencies: ["LLMWorker"], path: "Sources/FuzzSSEParser"),
+        .executableTarget(name: "FuzzHTTPResponse", dependencies: ["LLMWorker"], path: "Sources/FuzzHTTPResponse"),
         // Test helpers both test targets use (the tests' JSON, the mock HTTP server). Test targets cannot depend
         // on each other, so they live in an ordinary target; the tests see its internal declarations through
         // `@testable import` (test builds enable testing for every module). `swift build` builds it too, also

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target and runs it. Usage:
-#   bash Tests/Fuzz/run.sh line|sse [SECONDS] [extra libFuzzer options...]
+#   bash Tests/Fuzz/run.sh line|sse|http [SECONDS] [extra libFuzzer options...]
 # The working corpus grows in fuzz-corpus-<target>/ (git-ignored), seeded from Tests/Fuzz/seeds/<target>/;
 # crash inputs land in fuzz-corpus-<target>-crashes/. Replay one with the normal build:
 #   swift build && .build/debug/FuzzLineParser fuzz-corpus-line-crashes/crash-...
@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 case "${1:-}" in
   line) product=FuzzLineParser; seeds=protocol; dict=Tests/Fuzz/protocol.dict ;;
   sse)  product=FuzzSSEParser;  seeds=sse;      dict=Tests/Fuzz/sse.dict ;;
-  *) echo "usage: $0 line|sse [SECONDS] [libFuzzer options...]" >&2; exit 2 ;;
+  http) product=FuzzHTTPResponse; seeds=http;   dict=Tests/Fuzz/http.dict ;;
+  *) echo "usage: $0 line|sse|http [SECONDS] [libFuzzer options...]" >&2; exit 2 ;;
 esac
 target=$1
 seconds=${2:-300}
