@@ -71,11 +71,13 @@ final class TimeoutTests: XCTestCase {
         for _ in 0..<10 { actions += [.sleep(0.1), .sse(Wire.content("tick "))] }
         actions += [.sse("[DONE]"), .end]
         server.enqueue(MockResponse(actions), path: Wire.path)
-        let worker = try startHTTPWorker(server, settings: ["idle_timeout_s": 0.3, "first_token_timeout_s": 30, "connect_timeout_s": 30])
+        // The server's own gaps (0.1 s) are 15 times shorter than the idle limit, so a busy machine that stretches them
+        // does not make the server really silent; the client's pause is four times the limit.
+        let worker = try startHTTPWorker(server, settings: ["idle_timeout_s": 1.5, "first_token_timeout_s": 30, "connect_timeout_s": 30])
         worker.pauseStdout()
         try worker.send(RPC.request("chatStream", RPC.chatParams(), id: 1))
         // Paused far longer than the idle limit, both while the server still sends and after it has finished.
-        Thread.sleep(forTimeInterval: 3)
+        Thread.sleep(forTimeInterval: 6)
         worker.resumeStdout()
         let (reply, deltas) = try worker.readUntilResponse(id: 1)
         let expected = String(repeating: big, count: 100) + String(repeating: "tick ", count: 10)
