@@ -156,7 +156,9 @@ final class HostileInputTests: XCTestCase {
         }.start()
         XCTAssertEqual(sent.wait(timeout: .now() + 3), .timedOut, "the worker stopped taking input while nobody read")
         let held = try XCTUnwrap(ProcessMemory.residentMiB(worker.pid))
-        XCTAssertLessThan(held, baseline + 64, "memory stays bounded while the client does not read")
+        // Without back-pressure such a flood took the worker to about 680 MB; bounded, it stays near 30 MB over its
+        // baseline on a quiet machine, and a busy one (tasks scheduled late) has been seen at 100 MB over it.
+        XCTAssertLessThan(held, baseline + 200, "memory stays bounded while the client does not read")
         worker.resumeStdout()
         var answered = 0
         while answered < count {
