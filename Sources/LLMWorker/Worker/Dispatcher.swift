@@ -220,19 +220,19 @@ final class Dispatcher: Sendable {
         } catch {
             let rpc = rpcError(for: error)
             response = failure(message, rpc)
-            logEnd(of: log, failure: rpc, afterMs: clock.elapsedMs)
+            logEnd(of: log, failure: rpc, afterMs: clock.elapsedMs, cancelledBy: token.flatMap(worker.inFlight.cancelledBy))
         }
         return message.id == nil ? nil : response
     }
 
     /// A failed request's one line: at `info` (a cancel, which the client asked for, at `debug`), with what was
     /// received at `debug`.
-    private func logEnd(of log: RequestLog, failure rpc: RPCError, afterMs ms: Double) {
+    private func logEnd(of log: RequestLog, failure rpc: RPCError, afterMs ms: Double, cancelledBy: String?) {
         let kind = rpc.data?["kind"]?.stringValue
         let level: LogLevel = kind == "cancelled" ? .debug : .info
         guard log.logger.isEnabled(level) else { return }
         let summary = log.tally?.summary ?? ""
-        let what = kind == "cancelled" ? "cancelled" : "failed"
+        let what = kind == "cancelled" ? "cancelled" + (cancelledBy.map { " by \($0)" } ?? "") : "failed"
         let text = String(format: "%@ after %.1f ms: %@: %@", what, ms, kind ?? String(rpc.code), rpc.message)
         log.logger.log(level, tag: log.tag, text + (summary.isEmpty ? "" : "; " + summary))
     }

@@ -229,4 +229,20 @@ final class DebugLogTests: XCTestCase {
         XCTAssertTrue(failed.first?.hasPrefix("failed after ") == true && failed.first?.contains(": unavailable: ") == true
                       && failed.first?.contains("Gave up after 2 attempts.") == true, "\(failed)")
     }
+
+    func testACancelSaysWhoCancelled() throws {
+        let server = try MockHTTPServer()
+        server.enqueue([Wire.streamHead, .sse(Wire.content("Hel")), .stall], path: Wire.path)
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "debug"])
+        try worker.send(RPC.request("chatStream", RPC.chatParams(), id: "talk"))
+        XCTAssertEqual(try worker.nextMessage()["method"], "chatStream.delta")
+        let (cancelled, others) = try worker.sendAndReadUntilResponse(RPC.request("cancel", ["id": "talk"], id: "stop"), id: "stop")
+        XCTAssertEqual(assertResult(cancelled, id: "stop"), ["cancelled": true])
+        let answer = try others.first { $0["id"] == "talk" } ?? worker.nextMessage()
+        assertProviderError(answer, id: "talk", code: -32800, kind: "cancelled")
+        XCTAssertTrue(eventually { self.messages(worker, id: "talk").contains { $0.hasPrefix("cancelled") } }, worker.stderr)
+        let log = messages(worker, id: "talk")
+        assertInOrder(["first delta after ", "attempt 1: cancelled after ", "cancelled by a cancel request after "], in: log)
+        XCTAssertTrue(log.last?.contains("upstream: 1 attempt") == true, "\(log)")
+    }
 }
