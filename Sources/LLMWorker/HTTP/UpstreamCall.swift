@@ -20,11 +20,15 @@ struct UpstreamCall: Sendable {
 
     let exchange: HTTPExchange
     let watchdog: ExchangeWatchdog
+    /// Its debug lines, when its request logs at `debug`.
+    let trace: ExchangeTrace?
     private let provider: ProviderKind
     private let host: String
 
-    init(client: HTTPClient, request: URLRequest, timeouts: Timeouts, streaming: Bool, provider: ProviderKind) {
+    /// - Parameter attempt: which attempt of its request this is, for the debug log.
+    init(client: HTTPClient, request: URLRequest, timeouts: Timeouts, streaming: Bool, provider: ProviderKind, attempt: Int = 1) {
         exchange = client.start(request)
+        trace = ExchangeTrace.begin(attempt: attempt, request: request, exchange: exchange, timeouts: timeouts, streaming: streaming)
         watchdog = ExchangeWatchdog(timeouts: timeouts, streaming: streaming)
         watchdog.watch(exchange)
         self.provider = provider
@@ -33,6 +37,7 @@ struct UpstreamCall: Sendable {
 
     func finish() {
         watchdog.stop()
+        trace?.stop()
         exchange.cancel()
     }
 
@@ -44,12 +49,18 @@ struct UpstreamCall: Sendable {
             do {
                 let value = try await body(&iterator)
                 try Task.checkCancellation()
+                trace?.end(failure: nil)
                 return value
             } catch {
                 // A cancelled task's event stream just ends (next() returns nil): what looks like a connection closed
                 // early or a truncated body is the cancel itself.
-                if Task.isCancelled { throw CancellationError() }
-                throw translate(error)
+                if Task.isCancelled {
+                    trace?.end(failure: "cancelled")
+                    throw CancellationError()
+                }
+                let translated = translate(error)
+                if let trace { trace.end(failure: Self.describeFailure(translated)) }
+                throw translated
             }
         } onCancel: {
             exchange.cancel()
@@ -59,7 +70,11 @@ struct UpstreamCall: Sendable {
     /// The response head: the first event of every exchange.
     func head(_ events: inout HTTPExchange.Events) async throws -> Head {
         while let event = try await events.next() {
-            if case .response(let status, let headers) = event { return Head(status: status, headers: headers) }
+            if case .response(let status, let headers) = event {
+                let head = Head(status: status, headers: headers)
+                trace?.receivedHead(status: status, contentType: head.contentType)
+                return head
+            }
         }
         throw ProviderError(.connection, "The connection to \(host) closed before any response.", provider: provider.rawValue)
     }
@@ -70,11 +85,23 @@ struct UpstreamCall: Sendable {
         while let event = try await events.next() {
             guard case .body(let bytes) = event else { continue }
             data.append(bytes)
+            trace?.updateBody(bytes: data.count)
             if data.count > limit {
                 throw ProviderError(.invalidResponse, "The server's answer is larger than \(limit >> 20) MiB; it was refused.", provider: provider.rawValue)
             }
         }
         return data
+    }
+
+    /// How an attempt failed, for its debug line: the error's kind and message.
+    private static func describeFailure(_ error: Error) -> String {
+        switch error {
+        case let aware as ConnectionAwareError: return "failed: \(aware.error.kind.rawValue): \(aware.error.message)"
+        case let failure as ProviderError: return "failed: \(failure.kind.rawValue): \(failure.message)"
+        case let answer as AnswerError: return "answered with an error: \(answer.error.kind.rawValue): \(answer.error.message)"
+        case is CancellationError: return "cancelled"
+        default: return "failed: \(error)"
+        }
     }
 
     private func translate(_ error: Error) -> Error {

@@ -14,10 +14,14 @@ struct ChatRunner: Sendable {
         }
         let request = ProviderRequest(params: params, settings: settings)
         try Self.checkReady(request)
+        let log = RequestLog.current
+        if let log, log.isDebug {
+            log.debug("provider \(settings.provider.rawValue), model \(request.model ?? "?"), \(params.messages.count) messages, \(params.tools?.count ?? 0) tools")
+        }
         let provider = worker.providers.provider(for: settings.provider)
         let accumulator = ChatAccumulator(stripThink: settings.stripThink,
                                           recoveringCallsTo: settings.recoverToolCalls ? params.tools : nil)
-        let sink = StreamSink(accumulator, streamID: streamID, writer: worker.writer, clock: clock)
+        let sink = StreamSink(accumulator, streamID: streamID, writer: worker.writer, clock: clock, log: log)
         do {
             if streamID != nil {
                 try await provider.stream(request) { chunks in try await sink.deliver(chunks) }
@@ -27,13 +31,14 @@ struct ChatRunner: Sendable {
                 try await sink.deliver([chunk])
             }
             try Task.checkCancellation()
-            return try await sink.finish(provider: settings.provider, streamed: streamID != nil)
+            let result = try await sink.finish(provider: settings.provider, streamed: streamID != nil)
+            log?.tally?.update { $0.finishReason = result.finishReason ?? "none" }
+            return result
         } catch let invalid as InvalidParams {
             throw invalid
         } catch {
             var failure = Self.providerError(error, provider: settings.provider)
             await sink.attachPartial(to: &failure)
-            worker.logger.info("request failed: \(failure.kind.rawValue): \(failure.message)")
             throw failure
         }
     }
@@ -81,12 +86,15 @@ actor StreamSink {
     private let clock: RequestClock
     private var nextIndex = 0
     private var firstDeltaMs: Double?
+    /// When streaming at `debug`: counts the delta lines for the request's last debug line, and logs the first.
+    private let log: RequestLog?
 
-    init(_ accumulator: ChatAccumulator, streamID: RequestID?, writer: OutputWriter, clock: RequestClock) {
+    init(_ accumulator: ChatAccumulator, streamID: RequestID?, writer: OutputWriter, clock: RequestClock, log: RequestLog? = nil) {
         self.accumulator = accumulator
         encoder = streamID.map(DeltaEncoder.init(requestID:))
         self.writer = writer
         self.clock = clock
+        self.log = streamID != nil && log?.isDebug == true ? log : nil
     }
 
     /// Chunks parsed from one network read become at most one delta line: already-waiting text is sent
@@ -124,7 +132,13 @@ actor StreamSink {
     /// Writes a delta that is already part of the answer (callers check for cancellation before adding to it).
     private func emit(_ delta: DeltaPayload) async {
         guard !delta.isEmpty else { return }
-        if firstDeltaMs == nil { firstDeltaMs = clock.elapsedMs }
+        if firstDeltaMs == nil {
+            let ms = clock.elapsedMs
+            firstDeltaMs = ms
+            log?.debug(String(format: "first delta after %.1f ms (time to first token)", ms))
+            log?.tally?.update { $0.firstDeltaMs = ms }
+        }
+        log?.tally?.update { $0.deltas += 1 }
         guard let encoder else { return }
         let line = encoder.line(index: nextIndex, delta)
         nextIndex += 1

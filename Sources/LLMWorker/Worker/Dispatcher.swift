@@ -187,17 +187,25 @@ final class Dispatcher: Sendable {
         return refused
     }
 
-    /// Runs one request; returns its response line, or nil for a notification.
+    /// Runs one request under its log tag (see `RequestLog`); returns its response line, or nil for a notification.
     private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
                          refused: Bool) async -> Data? {
+        let log = RequestLog(id: message.id, method: message.method, logger: worker.logger)
+        return await RequestLog.$current.withValue(log) {
+            await execute(message, token: token, configuration: configuration, refused: refused, log: log)
+        }
+    }
+
+    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
+                         refused: Bool, log: RequestLog) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, configuration: configuration)
         let clock = RequestClock()
-        worker.logger.debug("\(describe(message)): started")
+        log.debug("started")
         let response: Data
         do {
             guard let method = methods[message.method] else { throw RPCError.methodNotFound(message.method) }
             if message.id == nil && (message.method == ChatStreamMethod.name || message.method == ChatMethod.name) {
-                worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
+                log.warn("sent as a notification (no id): there would be no way to return the answer, so it was not run")
                 return nil
             }
             if refused {
@@ -205,19 +213,28 @@ final class Dispatcher: Sendable {
                                data: .object(["kind": .string("shutting_down")]))
             }
             response = try await method(message, call)
-            worker.logger.debug(String(format: "%@: answered after %.1f ms", describe(message), clock.elapsedMs))
+            if let tally = log.tally {
+                let summary = tally.summary
+                log.debug(String(format: "answered after %.1f ms", clock.elapsedMs) + (summary.isEmpty ? "" : ": " + summary))
+            }
         } catch {
             let rpc = rpcError(for: error)
             response = failure(message, rpc)
-            worker.logger.debug(String(format: "%@: failed after %.1f ms: %d %@", describe(message), clock.elapsedMs,
-                                       rpc.code, rpc.message))
+            logEnd(of: log, failure: rpc, afterMs: clock.elapsedMs, cancelledBy: token.flatMap(worker.inFlight.cancelledBy))
         }
         return message.id == nil ? nil : response
     }
 
-    /// How a request is named in the debug log: its method and id (ids are the client's own labels, not secrets).
-    private func describe(_ message: IncomingMessage) -> String {
-        "\(message.method) \(message.id.map { "id \($0)" } ?? "(notification)")"
+    /// A failed request's one line: at `info` (a cancel, which the client asked for, at `debug`), with what was
+    /// received at `debug`.
+    private func logEnd(of log: RequestLog, failure rpc: RPCError, afterMs ms: Double, cancelledBy: String?) {
+        let kind = rpc.data?["kind"]?.stringValue
+        let level: LogLevel = kind == "cancelled" ? .debug : .info
+        guard log.logger.isEnabled(level) else { return }
+        let summary = log.tally?.summary ?? ""
+        let what = kind == "cancelled" ? "cancelled" + (cancelledBy.map { " by \($0)" } ?? "") : "failed"
+        let text = String(format: "%@ after %.1f ms: %@: %@", what, ms, kind ?? String(rpc.code), rpc.message)
+        log.logger.log(level, tag: log.tag, text + (summary.isEmpty ? "" : "; " + summary))
     }
 
     /// The error line for `message`. A parse error found only when its params were decoded is answered like any

@@ -16,6 +16,8 @@ final class InFlightRequests: @unchecked Sendable {
         var cancel: (@Sendable () -> Void)?
         /// Its answer is decided (it is being written): `cancel` no longer reaches it.
         var answered = false
+        /// Who cancelled it, for its last log line.
+        var cancelledBy: String?
     }
 
     private let lock = NSLock()
@@ -82,17 +84,33 @@ final class InFlightRequests: @unchecked Sendable {
     @discardableResult
     func cancel(id: RequestID) -> Bool {
         lock.lock()
-        let cancels = entries.values.filter { $0.id == id }.compactMap(\.cancel)
+        var cancels: [@Sendable () -> Void] = []
+        for (token, entry) in entries where entry.id == id {
+            guard let cancel = entry.cancel else { continue }
+            entries[token]?.cancelledBy = "a cancel request"
+            cancels.append(cancel)
+        }
         lock.unlock()
         cancels.forEach { $0() }
         return !cancels.isEmpty
     }
 
-    func cancelAll(except excluded: Token? = nil) {
+    /// - Parameter reason: who cancels, for the requests' log lines.
+    func cancelAll(except excluded: Token? = nil, reason: String) {
         lock.lock()
-        let cancels = entries.filter { $0.key != excluded }.compactMap(\.value.cancel)
+        var cancels: [@Sendable () -> Void] = []
+        for (token, entry) in entries where token != excluded {
+            guard let cancel = entry.cancel else { continue }
+            entries[token]?.cancelledBy = reason
+            cancels.append(cancel)
+        }
         lock.unlock()
         cancels.forEach { $0() }
+    }
+
+    /// Who cancelled the request, if something did.
+    func cancelledBy(_ token: Token) -> String? {
+        lock.withLock { entries[token]?.cancelledBy }
     }
 
     var count: Int {

@@ -25,7 +25,7 @@ final class Lifecycle: @unchecked Sendable {
         markShuttingDown()
         if await worker.inFlight.waitUntilOnly(token, timeout: grace) { return }
         worker.logger.warn("shutdown grace of \(grace) s is over: cancelling \(worker.inFlight.others(than: token)) request(s)")
-        worker.inFlight.cancelAll(except: token)
+        worker.inFlight.cancelAll(except: token, reason: "the end of the shutdown grace")
         _ = await worker.inFlight.waitUntilOnly(token, timeout: 2)
     }
 
@@ -74,7 +74,7 @@ final class Lifecycle: @unchecked Sendable {
     /// The client stopped reading (EPIPE): nothing can be answered any more, so stop every upstream request now.
     func clientGone(_ worker: WorkerContext) {
         worker.logger.warn("stdout is closed (the client has gone): cancelling \(worker.inFlight.count) request(s) and exiting")
-        worker.inFlight.cancelAll()
+        worker.inFlight.cancelAll(reason: "the client going away (stdout closed)")
         exitOnce(0)
     }
 

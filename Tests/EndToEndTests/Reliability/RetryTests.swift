@@ -2,13 +2,13 @@ import XCTest
 @testable import LLMWorkerTestSupport
 
 /// The worker's own retries (PROTOCOL §8): connection failures, 408/409/429/5xx, with backoff and Retry-After;
-/// never other 4xx, never once a delta reached the client; `max_retries` 0 disables; each retry logged at info.
+/// never other 4xx, never once a delta reached the client; `max_retries` 0 disables; each retry logged at debug.
 final class RetryTests: XCTestCase {
     private func unavailable(retryAfterMs: Int? = nil) -> MockResponse {
         .openAIError(status: 503, message: "overloaded", headers: retryAfterMs.map { ["retry-after-ms": String($0)] } ?? [:])
     }
 
-    /// The waits before each retry, in seconds as the worker logs them at info ("…; retrying in 1.00 s").
+    /// The waits before each retry, in seconds as the worker logs them at debug ("…; retrying in 1.00 s").
     private func assertRetryWaits(_ worker: WorkerProcess, _ expected: [String], _ message: String,
                                   file: StaticString = #filePath, line: UInt = #line) {
         let waits = worker.stderrLines(containing: "; retrying in ").map { $0.split(separator: " ").dropLast().last.map(String.init) ?? "" }
@@ -18,11 +18,11 @@ final class RetryTests: XCTestCase {
     func testServiceUnavailableTwiceThenSuccessMakesThreeRequests() throws {
         let server = try MockHTTPServer()
         server.enqueue(contentsOf: [unavailable(), unavailable(), Wire.completion("finally")], path: Wire.path)
-        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "debug"])
         let result = assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)
         XCTAssertEqual(result["content"], "finally")
         XCTAssertEqual(server.requests(to: Wire.path).count, 3)
-        XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 2, "each retry is logged at info: \(worker.stderr)")
+        XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 2, "each retry is logged at debug: \(worker.stderr)")
     }
 
     func testConnectionRefusedThenServerUpIsRetried() throws {
@@ -31,7 +31,7 @@ final class RetryTests: XCTestCase {
         let port = placeholder.port
         let baseURL = placeholder.v1BaseURL
         placeholder.stop()
-        let worker = try startWorker(["--log-level", "info"])
+        let worker = try startWorker(["--log-level", "debug"])
         // Extra retries only as slack for a slow machine: the first retry normally finds the server.
         assertResult(try worker.call("configure", ["provider": "openai_compatible", "base_url": .string(baseURL), "model": "m",
                                                    "max_retries": 4], id: "setup"), id: "setup")
@@ -50,7 +50,7 @@ final class RetryTests: XCTestCase {
         let server = try MockHTTPServer()
         server.enqueue(.openAIError(status: 429, message: "slow down", headers: ["Retry-After": "1"]), path: Wire.path)
         server.enqueue(Wire.completion("ok"), path: Wire.path)
-        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "debug"])
         XCTAssertEqual(assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)["content"], "ok")
         XCTAssertEqual(server.requests(to: Wire.path).count, 2)
         // How long the wait really was is the benchmark's business; the wait the worker chose is in its log.
@@ -62,7 +62,7 @@ final class RetryTests: XCTestCase {
         server.enqueue(.openAIError(status: 429, message: "slow down", headers: ["retry-after-ms": "1300", "Retry-After": "60"]),
                        path: Wire.path)
         server.enqueue(Wire.stream(["a", "b"]), path: Wire.path)
-        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "debug"])
         let (deltas, response) = try worker.stream(RPC.chatParams(), id: 1)
         XCTAssertEqual(assertResult(response, id: 1)["content"], "ab")
         XCTAssertFalse(deltas.isEmpty)
@@ -85,7 +85,7 @@ final class RetryTests: XCTestCase {
 
     func testServiceUnavailableThreeTimesFailsWithTheAttemptsCounted() throws {
         let server = try MockHTTPServer()
-        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "debug"])
         for (round, method) in ["chat", "chatStream"].enumerated() {
             let id: JSON = .string(method)
             server.enqueue(contentsOf: [unavailable(retryAfterMs: 20), unavailable(retryAfterMs: 20), unavailable(retryAfterMs: 20)],
@@ -137,7 +137,7 @@ final class RetryTests: XCTestCase {
         let server = try MockHTTPServer()
         server.enqueue([Wire.streamHead, .sse(Wire.content("Hello ")), .sse(Wire.content("wor")), .sleep(0.2), .reset], path: Wire.path)
         server.enqueue(Wire.stream(["a repeated sentence"]), path: Wire.path)
-        let worker = try startHTTPWorker(server, arguments: ["--log-level", "info"])
+        let worker = try startHTTPWorker(server, arguments: ["--log-level", "debug"])
         let (deltas, response) = try worker.stream(RPC.chatParams(), id: 1)
         let data = assertProviderError(response, id: 1, code: -32009, kind: "connection")
         let sent = deltas.compactMap { $0["params"]?["content"]?.string }.joined()
@@ -152,7 +152,7 @@ final class RetryTests: XCTestCase {
     func testMaxRetriesZeroDisablesRetries() throws {
         let server = try MockHTTPServer()
         server.enqueue(contentsOf: [unavailable(retryAfterMs: 10), Wire.completion("no")], path: Wire.path)
-        let worker = try startHTTPWorker(server, settings: ["max_retries": 0], arguments: ["--log-level", "info"])
+        let worker = try startHTTPWorker(server, settings: ["max_retries": 0], arguments: ["--log-level", "debug"])
         let data = assertProviderError(try worker.call("chat", RPC.chatParams(), id: 1), id: 1, code: -32007, kind: "unavailable")
         XCTAssertNotEqual(data["attempts"]?.int ?? 1, 2)
         XCTAssertEqual(server.requests(to: Wire.path).count, 1)

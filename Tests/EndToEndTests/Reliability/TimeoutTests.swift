@@ -210,7 +210,7 @@ final class TimeoutTests: XCTestCase {
 
     func testConnectTimeoutOnAServerThatNeverAcceptsIsRetriedThenReported() throws {
         let hole = try BlackHole()
-        let worker = try startWorker(["--log-level", "info"])
+        let worker = try startWorker(["--log-level", "debug"])
         let params: JSON = ["provider": "openai_compatible", "base_url": .string("http://127.0.0.1:\(hole.port)/v1"), "model": "m",
                             "connect_timeout_s": 0.5, "max_retries": 1, "max_retry_wait_s": 0.1]
         assertResult(try worker.call("configure", params, id: "setup"), id: "setup")

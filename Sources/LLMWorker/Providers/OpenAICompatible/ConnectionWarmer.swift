@@ -48,8 +48,11 @@ final class ConnectionWarmer: @unchecked Sendable {
     /// Returns once no pre-open of the server at `base` is running (at once if none is), or when cancelled.
     func waitForPreOpen(of base: String?) async {
         guard let base else { return }
-        let pending = lock.withLock { running[base] }
-        await pending?.wait()
+        guard let pending = lock.withLock({ running[base] }) else { return }
+        logger.debugForCurrentRequest("waiting for the connection configure is opening to \(base) (at most connect_timeout_s)")
+        let clock = RequestClock()
+        await pending.wait()
+        logger.debugForCurrentRequest(String(format: "waited %.1f ms for that connection", clock.elapsedMs))
     }
 
     /// Opens a connection to `settings`' server, or finds the pooled one still open. A failure is in the report;

@@ -33,9 +33,9 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
-        return try await withRetries(request.settings) { timeouts in
+        return try await withRetries(request.settings) { timeouts, attempt in
             let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
-                                    streaming: false, provider: flavor.kind)
+                                    streaming: false, provider: flavor.kind, attempt: attempt)
             return try await call.run { events in
                 let head = try await call.head(&events)
                 if head.isSuccess, head.contentType.contains("text/event-stream") {
@@ -43,7 +43,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                     var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
                     var whole = CompletionChunk()
                     whole.isFromStream = true
-                    try await reader.read(&events, watchdog: call.watchdog) { chunks in
+                    try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
                         for chunk in chunks { whole.append(chunk) }
                     }
                     return whole
@@ -60,13 +60,13 @@ struct OpenAICompatibleEngine: LLMProvider {
         var streamOptions = await !streamOptionsMemory.rejects(base)
         var warning: String?
         let progress = StreamProgress()
-        try await withRetries(request.settings, progress: progress) { attemptTimeouts in
+        try await withRetries(request.settings, progress: progress) { attemptTimeouts, attempt in
             var timeouts = attemptTimeouts
             let attemptClock = RequestClock()
             while true {
                 let urlRequest = try builder.build(request, stream: true, streamOptions: streamOptions)
                 let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
-                                        streaming: true, provider: flavor.kind)
+                                        streaming: true, provider: flavor.kind, attempt: attempt)
                 let outcome: StreamOutcome = try await call.run { events in
                     let head = try await call.head(&events)
                     guard head.isSuccess else {
@@ -84,7 +84,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                     }
                     var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
                     var first = true
-                    try await reader.read(&events, watchdog: call.watchdog) { chunks in
+                    try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
                         var chunks = chunks
                         if first, let warning, !chunks.isEmpty {
                             chunks[0].warnings.append(warning)
@@ -104,7 +104,7 @@ struct OpenAICompatibleEngine: LLMProvider {
                     streamOptions = false
                     await streamOptionsMemory.remember(base)
                     warning = "The server rejected stream_options, so the stream was requested without it: usage may be missing."
-                    logger.info("\(base) rejected stream_options; retrying without it (remembered for this base_url)")
+                    logger.debugForCurrentRequest("attempt \(attempt): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
                 }
             }
         }
@@ -117,8 +117,9 @@ struct OpenAICompatibleEngine: LLMProvider {
         var urlRequest = URLRequest(url: flavor.modelsURL(base: base, query: query))
         urlRequest.httpMethod = "GET"
         builder.applyHeaders(to: &urlRequest, settings: settings, accept: "application/json")
-        return try await withRetries(settings) { timeouts in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts, streaming: false, provider: flavor.kind)
+        return try await withRetries(settings) { timeouts, attempt in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts, streaming: false, provider: flavor.kind,
+                                    attempt: attempt)
             return try await call.run { events in
                 let head = try await call.head(&events)
                 let body = try await call.body(&events)
@@ -156,11 +157,12 @@ struct OpenAICompatibleEngine: LLMProvider {
         return wire.completionChunk
     }
 
-    /// Tries `operation` until it succeeds, fails for good, or the retry budget is spent; logs each retry and
+    /// Tries `operation` (given the attempt's limits and number) until it succeeds, fails for good, or the retry budget
+    /// is spent; logs each retry (at `debug`) and
     /// says in the final error how many attempts were made.
     /// `timeout_s` bounds the whole request, retries and waits included: each attempt gets what is left of it.
     private func withRetries<T: Sendable>(_ settings: ResolvedSettings, progress: StreamProgress? = nil,
-                                          _ operation: (Timeouts) async throws -> T) async throws -> T {
+                                          _ operation: (Timeouts, Int) async throws -> T) async throws -> T {
         let policy = RetryPolicy(settings: settings.retry)
         let clock = RequestClock()
         await warmer.waitForPreOpen(of: settings.baseURL)
@@ -172,7 +174,7 @@ struct OpenAICompatibleEngine: LLMProvider {
             var timeouts = settings.timeouts
             timeouts.total = max(0.001, settings.timeouts.total - clock.elapsedMs / 1000)
             do {
-                return try await operation(timeouts)
+                return try await operation(timeouts, attempt)
             } catch {
                 var failure: ProviderError
                 var connectionFailure = false
@@ -194,14 +196,14 @@ struct OpenAICompatibleEngine: LLMProvider {
                     // A kept-alive connection that died under the request: the same attempt goes out again at once.
                     resentUnanswered = true
                     attempt -= 1
-                    logger.debug("\(failure.message) The request is sent again on a new connection.")
+                    logger.debugForCurrentRequest("attempt \(attempt + 1): \(failure.message) The request is sent again on a new connection.")
                     continue
                 }
                 var decision = policy.decide(failure, attempt: attempt, answerStarted: started, connectionFailure: connectionFailure)
                 if case .retry(let wait) = decision, clock.elapsedMs / 1000 + wait >= settings.timeouts.total { decision = .fail }
                 switch decision {
                 case .retry(let wait):
-                    logger.info(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
+                    logger.debugForCurrentRequest(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
                     try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: wait))
                 case .fail:
                     if attempt > 1 {

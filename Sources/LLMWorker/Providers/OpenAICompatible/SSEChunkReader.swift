@@ -17,6 +17,8 @@ struct SSEChunkReader {
     /// A finish_reason has arrived: the answer is complete even if the body does not end cleanly.
     private var sawFinishReason = false
     private var totalBytes = 0
+    /// What was received, for the debug log.
+    private var received = ExchangeTrace.Received()
 
     /// The stream's HTTP status (a 2xx), for errors about what it carried.
     private let status: Int
@@ -29,8 +31,10 @@ struct SSEChunkReader {
 
     mutating func read(_ events: inout HTTPExchange.Events,
                        watchdog: ExchangeWatchdog,
+                       trace: ExchangeTrace? = nil,
                        deliver: ([CompletionChunk]) async throws -> Void) async throws {
         var chunks: [CompletionChunk] = []
+        var ending: String?
         do {
             while let event = try await events.next() {
                 guard case .body(let bytes) = event else { continue }
@@ -44,6 +48,11 @@ struct SSEChunkReader {
                 // gets a short drain limit to end the body, not the whole idle limit.
                 if done || (sawFinishReason && !chunks.isEmpty) { watchdog.markAnswerComplete() }
                 if chunks.contains(where: \.hasDelta) { watchdog.markDelta() }
+                if let trace {
+                    received.bytes = totalBytes
+                    received.deltas += chunks.filter(\.hasDelta).count
+                    trace.update(received)
+                }
                 if !chunks.isEmpty {
                     try await deliver(chunks)
                     chunks.removeAll(keepingCapacity: true)
@@ -51,24 +60,25 @@ struct SSEChunkReader {
             }
         } catch let timeout as ExchangeTimeout where done {
             // The answer was complete; the server only kept the connection open after [DONE].
-            _ = timeout
+            trace?.noteEnding("[DONE]; the server then kept the connection open for \(timeout.seconds) s")
             return
         } catch let timeout as ExchangeTimeout where sawFinishReason {
             // The answer was complete (finish_reason sent) but the server neither sent [DONE] nor ended the body
             // (silent, or sending only keep-alive comments): the client has heard the whole answer, so this ends
             // the stream instead of failing it.
-            _ = timeout
+            ending = "finish_reason, then no end of the body within \(timeout.seconds) s"
         } catch let dropped as URLError where sawFinishReason && dropped.code != .cancelled {
             // The server closed the connection after the answer was complete (finish_reason sent) but without ending
             // the body (no terminating chunk, a short Content-Length): that ends the stream, like an end without
             // [DONE]; the client has heard the whole answer and must not get an error for it.
-            _ = dropped
+            ending = "finish_reason, then the connection dropped: \(dropped.localizedDescription)"
         } catch let midStream as MidStreamError {
             if !midStream.chunksBefore.isEmpty { try await deliver(midStream.chunksBefore) }
             throw AnswerError(error: midStream.error)
         } catch let parserError as SSEParserError {
             throw ProviderError(.invalidResponse, "The server sent one event line longer than \(parserError.limit >> 20) MiB; the stream was stopped.", provider: provider.rawValue)
         }
+        trace?.noteEnding(ending ?? (done ? "[DONE]" : "the end of the body without [DONE]"))
         if !done {
             do {
                 var pending: [SSEItem] = []
@@ -91,7 +101,11 @@ struct SSEChunkReader {
     }
 
     private mutating func handle(_ item: SSEItem, into chunks: inout [CompletionChunk]) throws {
-        guard case .event(let event) = item else { return }
+        guard case .event(let event) = item else {
+            received.comments += 1
+            return
+        }
+        received.events += 1
         if event.data.count == 6, event.data.elementsEqual("[DONE]".utf8) {
             done = true
             return

@@ -1,0 +1,163 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The debug lines of one upstream attempt, under its request's tag: what was sent where, the response head and how
+/// long it took, the first keep-alive comment, a "still waiting" line whenever the answer makes no progress for a
+/// while (what explains a hang), and how the attempt ended with what it received. Exists only at `debug`.
+final class ExchangeTrace: @unchecked Sendable {
+    struct Received: Sendable {
+        var bytes = 0
+        var events = 0
+        var comments = 0
+        var deltas = 0
+    }
+
+    private let log: RequestLog
+    private let attempt: Int
+    private let exchange: HTTPExchange
+    private let timeouts: Timeouts
+    private let streaming: Bool
+    private let start = DispatchTime.now().uptimeNanoseconds
+    private let lock = NSLock()
+    private var received = Received()
+    private var headSeen = false
+    private var ended = false
+    private var ending: String?
+    private var lastDeltaAt: UInt64 = 0
+    /// The deltas of a stream, or the bytes of a whole answer, at the last tick: no change, no progress.
+    private var progressAtLastTick = 0
+    private var timer: DispatchSourceTimer?
+
+    /// The longest the worker stays quiet about an attempt that makes no progress.
+    static let maxWaitingInterval = 5.0
+
+    /// A trace for an attempt made by the request running in this task, if it logs at `debug`; logs its first line.
+    static func begin(attempt: Int, request: URLRequest, exchange: HTTPExchange, timeouts: Timeouts, streaming: Bool) -> ExchangeTrace? {
+        guard let log = RequestLog.current, log.isDebug else { return nil }
+        let trace = ExchangeTrace(log: log, attempt: attempt, exchange: exchange, timeouts: timeouts, streaming: streaming)
+        let what = streaming ? "stream" : "whole answer"
+        log.debug("attempt \(attempt): \(request.httpMethod ?? "GET") \(request.url?.absoluteString ?? "?") (\(what))")
+        log.tally?.update { $0.attempts += 1 }
+        trace.startWaitingReports()
+        return trace
+    }
+
+    private init(log: RequestLog, attempt: Int, exchange: HTTPExchange, timeouts: Timeouts, streaming: Bool) {
+        self.log = log
+        self.attempt = attempt
+        self.exchange = exchange
+        self.timeouts = timeouts
+        self.streaming = streaming
+    }
+
+    /// How often an attempt without progress is reported: every 5 s, or more often when a limit is shorter (a third
+    /// of it), so that a line comes before the limit ends the attempt.
+    var waitingInterval: Double {
+        let limit = streaming ? min(timeouts.firstToken, timeouts.idle, timeouts.total) : timeouts.total
+        return min(Self.maxWaitingInterval, max(0.05, limit / 3))
+    }
+
+    private var elapsedMs: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
+
+    func receivedHead(status: Int, contentType: String) {
+        lock.withLock { headSeen = true }
+        log.debug(String(format: "attempt %d: HTTP %d (%@) after %.1f ms", attempt, status, contentType.isEmpty ? "no content type" : contentType, elapsedMs))
+    }
+
+    /// What the reader has taken so far (totals); the first keep-alive comment is logged, the others only counted.
+    func update(_ now: Received) {
+        let firstComment = lock.withLock {
+            let first = received.comments == 0 && now.comments > 0
+            if now.deltas > received.deltas { lastDeltaAt = DispatchTime.now().uptimeNanoseconds }
+            received = now
+            return first
+        }
+        if firstComment {
+            log.debug(String(format: "attempt %d: keep-alive comment after %.1f ms (the server is there; later ones are only counted)", attempt, elapsedMs))
+        }
+    }
+
+    /// Bytes of a body read whole.
+    func updateBody(bytes: Int) {
+        lock.withLock { received.bytes = bytes }
+    }
+
+    /// Why the stream ended, when it ended without an error: `[DONE]`, the end of the body…
+    func noteEnding(_ reason: String) {
+        lock.withLock { ending = reason }
+    }
+
+    /// The attempt is over: `failure` is nil when it brought its answer.
+    func end(failure: String?) {
+        let (first, totals, ending) = lock.withLock {
+            let first = !ended
+            ended = true
+            return (first, received, self.ending)
+        }
+        stop()
+        guard first else { return }
+        log.tally?.update {
+            $0.bytes += totals.bytes
+            $0.events += totals.events
+            $0.comments += totals.comments
+        }
+        let how = failure ?? "answered" + (ending.map { " (\($0))" } ?? "")
+        log.debug(String(format: "attempt %d: %@ after %.1f ms; received %@", attempt, how, elapsedMs, Self.describe(totals, streaming: streaming)))
+    }
+
+    func stop() {
+        let timer = lock.withLock {
+            let timer = self.timer
+            self.timer = nil
+            return timer
+        }
+        timer?.cancel()
+    }
+
+    private static func describe(_ received: Received, streaming: Bool) -> String {
+        guard streaming else { return "\(received.bytes) bytes" }
+        return "\(received.bytes) bytes, \(received.events) events, \(received.comments) keep-alive comments"
+    }
+
+    private static let queue = DispatchQueue(label: "exchange-trace")
+
+    private func startWaitingReports() {
+        let interval = waitingInterval
+        let timer = DispatchSource.makeTimerSource(queue: Self.queue)
+        timer.setEventHandler { [weak self] in self?.reportIfWaiting() }
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
+        lock.withLock { self.timer = timer }
+        timer.resume()
+    }
+
+    /// At each tick: a line if the answer made no progress since the previous one (no delta in a stream, no byte
+    /// of a whole answer), saying what the attempt waits for and what came so far.
+    private func reportIfWaiting() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let lastByteAt = exchange.received.lastAt
+        let (report, counts, headSeen, lastDeltaAt) = lock.withLock {
+            let progress = streaming ? received.deltas : received.bytes
+            let report = !ended && progress == progressAtLastTick
+            progressAtLastTick = progress
+            return (report, received, self.headSeen, self.lastDeltaAt)
+        }
+        guard report else { return }
+        func seconds(since time: UInt64) -> String { String(format: "%.1f s", Double(now - time) / 1e9) }
+        var state: String
+        if !headSeen {
+            state = "no response head yet (connect_timeout_s \(Self.format(timeouts.connect)), timeout_s \(Self.format(timeouts.total)))"
+        } else if !streaming {
+            state = "the answer is not complete (timeout_s \(Self.format(timeouts.total)))"
+        } else if lastDeltaAt == 0 {
+            state = "no delta yet (first_token_timeout_s \(Self.format(timeouts.firstToken)))"
+        } else {
+            state = "no delta for \(seconds(since: lastDeltaAt)) (idle_timeout_s \(Self.format(timeouts.idle)))"
+        }
+        state += lastByteAt == 0 ? "; no byte received yet" : "; last byte \(seconds(since: lastByteAt)) ago, \(Self.describe(counts, streaming: streaming)) so far"
+        log.debug("attempt \(attempt): still waiting, \(seconds(since: start)) in: \(state)")
+    }
+
+    private static func format(_ seconds: Double) -> String { String(format: "%g s", seconds) }
+}
