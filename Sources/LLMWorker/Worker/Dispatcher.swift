@@ -1,20 +1,15 @@
 import Foundation
 
 /// Takes each input line from the reader thread and answers it: parses the envelope there (cheap, and it keeps
-/// registration in input order), then runs every request in its own task so a slow one never holds up another.
+/// registration in input order), then serves each message as `Scheduling` decides from its method's traits: most
+/// in a task of their own, so a slow one never holds up another. It knows no method by name.
 final class Dispatcher: Sendable {
     private let worker: WorkerContext
     private let methods: [String: AnyRPCMethod]
 
-    init(worker: WorkerContext) {
+    init(worker: WorkerContext, methods: [String: AnyRPCMethod] = MethodRegistry.byName) {
         self.worker = worker
-        let all = [
-            AnyRPCMethod(ConfigureMethod()), AnyRPCMethod(ChatMethod()), AnyRPCMethod(ChatStreamMethod()),
-            AnyRPCMethod(ListModelsMethod()), AnyRPCMethod(CancelMethod()), AnyRPCMethod(ProbeMethod()),
-            AnyRPCMethod(PingMethod()), AnyRPCMethod(ShutdownMethod()), AnyRPCMethod(DiscoverMethod()),
-            AnyRPCMethod(WarmMethod()),
-        ]
-        methods = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+        self.methods = methods
     }
 
     /// The names of the methods served, for the OpenRPC consistency test.
@@ -57,7 +52,7 @@ final class Dispatcher: Sendable {
         case .single(.invalid(let id, let error)):
             worker.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
         case .single(.message(let message)):
-            start(message)
+            if case .answered(let response) = schedule(message, batch: nil) { worker.writer.sendNow(response) }
         case .batch(let items):
             startBatch(items)
         case .blank:
@@ -72,31 +67,55 @@ final class Dispatcher: Sendable {
         worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
     }
 
-    private func start(_ message: IncomingMessage) {
-        if message.method == CancelMethod.name {
-            if let response = cancelNow(message) { worker.writer.sendNow(response) }
-            return
-        }
-        if message.method == ConfigureMethod.name {
-            if let response = configureNow(message) { worker.writer.sendNow(response) }
-            return
-        }
-        if isInert(message) { return }
-        let token = worker.inFlight.begin(id: message.id)
-        let configuration = worker.configuration.snapshot()
-        let refused = refusedForShutdown(message)
-        let task = Task { [self] in
-            if let response = await execute(message, token: token, configuration: configuration, refused: refused) {
-                worker.inFlight.markAnswered(token)
-                await worker.writer.send(response)
-            }
-            worker.inFlight.end(token)
-        }
-        attach(message, token, task)
+    /// What scheduling a message gave: nothing to write, an answer made on the reader thread, or the task making it.
+    private enum Scheduled {
+        case nothing
+        case answered(Data)
+        /// A task of a batch returns its answer for the array; a task alone writes it and returns nil.
+        case running(Task<Data?, Never>, InFlightRequests.Token)
     }
 
-    /// Each request of a batch runs in its own registered task (so `cancel` reaches it); one collector task
-    /// writes the array of responses once all are done.
+    /// Serves one message as `Scheduling` decides, on the reader thread as its line is read (so registration,
+    /// the configuration snapshot and the shutdown refusal all follow input order), alone or in `batch`.
+    private func schedule(_ message: IncomingMessage, batch: InFlightRequests.Batch?) -> Scheduled {
+        let method = methods[message.method]
+        let decision = Scheduling.decide(method?.traits, isNotification: message.id == nil,
+                                         shuttingDown: worker.lifecycle.isShuttingDown)
+        if method?.traits.shutsDownWhenRead == true { worker.lifecycle.markShuttingDown() }
+        switch decision {
+        case .drop:
+            return .nothing
+        case .dropWithWarning:
+            worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
+            return .nothing
+        case .inline:
+            guard case .inline(let run)? = method?.entry else { return .nothing }
+            let response: Data
+            do {
+                response = try run(message, worker)
+            } catch {
+                response = failure(message, rpcError(for: error))
+            }
+            return message.id == nil ? .nothing : .answered(response)
+        case .task, .refuse:
+            let token = worker.inFlight.begin(id: message.id, batch: batch)
+            let configuration = worker.configuration.snapshot()
+            let refused = decision == .refuse
+            let task = Task { [self] () -> Data? in
+                let response = await execute(message, method, token: token, configuration: configuration, refused: refused)
+                worker.inFlight.markAnswered(token)
+                guard batch == nil else { return response }
+                if let response { await worker.writer.send(response) }
+                worker.inFlight.end(token)
+                return nil
+            }
+            if method?.traits.isCancellable ?? true { worker.inFlight.attach(token, task: task) }
+            return .running(task, token)
+        }
+    }
+
+    /// Each message of a batch is scheduled as if alone; one collector task writes the array of answers once all
+    /// are made, then ends the batch's requests.
     private func startBatch(_ items: [MessageParser.Item]) {
         var pending: [Task<Data?, Never>] = []
         var tokens: [InFlightRequests.Token] = []
@@ -106,25 +125,16 @@ final class Dispatcher: Sendable {
             case .invalid(let id, let error):
                 let failure = OutgoingMessage.failure(id: id, error: error)
                 pending.append(Task { failure })
-            case .message(let message) where message.method == CancelMethod.name:
-                if let response = cancelNow(message) { pending.append(Task { response }) }
-            case .message(let message) where message.method == ConfigureMethod.name:
-                let response = configureNow(message)
-                pending.append(Task { response })
-            case .message(let message) where isInert(message):
-                continue
             case .message(let message):
-                let token = worker.inFlight.begin(id: message.id, batch: batch)
-                let configuration = worker.configuration.snapshot()
-                let refused = refusedForShutdown(message)
-                let task = Task { [self] in
-                    let response = await execute(message, token: token, configuration: configuration, refused: refused)
-                    worker.inFlight.markAnswered(token)
-                    return response
+                switch schedule(message, batch: batch) {
+                case .nothing:
+                    continue
+                case .answered(let response):
+                    pending.append(Task { response })
+                case .running(let task, let token):
+                    pending.append(task)
+                    tokens.append(token)
                 }
-                attach(message, token, task)
-                pending.append(task)
-                tokens.append(token)
             }
         }
         let collectorToken = worker.inFlight.begin(id: nil, batch: batch, collectsBatch: true)
@@ -140,71 +150,18 @@ final class Dispatcher: Sendable {
         worker.inFlight.attach(collectorToken, task: collector)
     }
 
-    /// Makes the request reachable by `cancel`, unless its method cannot be cancelled.
-    private func attach<Success>(_ message: IncomingMessage, _ token: InFlightRequests.Token, _ task: Task<Success, Never>) {
-        if methods[message.method]?.isCancellable ?? true { worker.inFlight.attach(token, task: task) }
-    }
-
-    /// A notification that could have no effect at all (`ping`, `rpc.discover`, an unknown method): dropped
-    /// here, so a flood of them costs no task and no work (building the OpenRPC document, say).
-    private func isInert(_ message: IncomingMessage) -> Bool {
-        message.id == nil && (message.method == PingMethod.name || message.method == DiscoverMethod.name || methods[message.method] == nil)
-    }
-
-    /// `cancel` acts here, on the reader thread, as its line is read: it reaches the requests read before it and
-    /// still in progress, never one read after it (a task scheduled late would see those), never itself.
-    private func cancelNow(_ message: IncomingMessage) -> Data? {
-        let response: Data
-        do {
-            let params = try message.decodeParams(CancelMethod.Params.self)
-            let result = CancelMethod.Result(cancelled: worker.inFlight.cancel(id: params.id))
-            response = OutgoingMessage.response(id: message.id ?? .null, result: result)
-        } catch {
-            response = failure(message, rpcError(for: error))
-        }
-        return message.id == nil ? nil : response
-    }
-
-    /// `configure` is applied here, on the reader thread, so the requests after it see it and those before do not.
-    private func configureNow(_ message: IncomingMessage) -> Data? {
-        let response: Data
-        do {
-            let params = try message.decodeParams(ConfigureParams.self)
-            let report = try ConfigureMethod().apply(params, worker: worker)
-            response = OutgoingMessage.response(id: message.id ?? .null, result: report)
-        } catch {
-            response = failure(message, rpcError(for: error))
-        }
-        return message.id == nil ? nil : response
-    }
-
-    /// Whether a request is refused because the worker is shutting down, decided on the reader thread when its
-    /// line is read (like its configuration snapshot): a request read before the end of input or before a
-    /// `shutdown` line is served, one read after is refused, however the tasks happen to be scheduled.
-    private func refusedForShutdown(_ message: IncomingMessage) -> Bool {
-        let refused = worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name
-        if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
-        return refused
-    }
-
     /// Runs one request; returns its response line, or nil for a notification.
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
-                         refused: Bool) async -> Data? {
+    private func execute(_ message: IncomingMessage, _ method: AnyRPCMethod?, token: InFlightRequests.Token?,
+                         configuration: ConfigurationSnapshot, refused: Bool) async -> Data? {
         let call = CallContext(id: message.id, token: token, worker: worker, configuration: configuration)
         let clock = RequestClock()
         worker.logger.debug("\(describe(message)): started")
         let response: Data
         do {
-            guard let method = methods[message.method] else { throw RPCError.methodNotFound(message.method) }
-            if message.id == nil && (message.method == ChatStreamMethod.name || message.method == ChatMethod.name) {
-                worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
-                return nil
-            }
-            if refused {
-                throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
-                               data: .object(["kind": .string("shutting_down")]))
-            }
-            response = try await method(message, call)
+            guard let method else { throw RPCError.methodNotFound(message.method) }
+            if refused { throw RPCError.shuttingDown() }
+            guard case .async(let run) = method.entry else { throw RPCError.internalError("\(method.name) runs only on the reader thread") }
+            response = try await run(message, call)
             worker.logger.debug(String(format: "%@: answered after %.1f ms", describe(message), clock.elapsedMs))
         } catch {
             let rpc = rpcError(for: error)
@@ -223,7 +180,7 @@ final class Dispatcher: Sendable {
     /// The error line for `message`. A parse error found only when its params were decoded is answered like any
     /// parse error, with id null: JSON that is not valid has no id to trust.
     private func failure(_ message: IncomingMessage, _ error: RPCError) -> Data {
-        OutgoingMessage.failure(id: error.code == -32700 ? .null : (message.id ?? .null), error: error)
+        OutgoingMessage.failure(id: error.code == RPCError.Code.parseError ? .null : (message.id ?? .null), error: error)
     }
 
     private func rpcError(for error: Error) -> RPCError {

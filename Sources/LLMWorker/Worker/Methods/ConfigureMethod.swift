@@ -1,12 +1,10 @@
-struct ConfigureMethod: RPCMethod {
+/// Applied on the reader thread as its line is read, so the requests after it see it and those before do not
+/// (see `ConfigurationStore`).
+struct ConfigureMethod: InlineRPCMethod {
     static let name = "configure"
+    static let servedWhileShuttingDown = true
 
-    func handle(_ params: ConfigureParams, call: CallContext) async throws -> ConfigurationReport {
-        try apply(params, worker: call.worker)
-    }
-
-    /// Runs on the reader thread as the line arrives (see `ConfigurationStore`).
-    func apply(_ params: ConfigureParams, worker: WorkerContext) throws -> ConfigurationReport {
+    func handle(_ params: ConfigureParams, worker: WorkerContext) throws -> ConfigurationReport {
         worker.redactor.register(secretsOf: params)
         let before = worker.configuration.snapshot()
         let settings = try worker.configuration.configure(params)

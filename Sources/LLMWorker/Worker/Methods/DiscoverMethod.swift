@@ -1,7 +1,8 @@
 import Foundation
 
-struct DiscoverMethod: RPCMethod {
+struct DiscoverMethod: AsyncRPCMethod {
     static let name = "rpc.discover"
+    static let notificationPolicy = NotificationPolicy.drop
 
     func handle(_ params: NoParams, call: CallContext) async throws -> JSONValue {
         try OpenRPCDocument.value()

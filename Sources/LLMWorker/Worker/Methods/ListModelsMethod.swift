@@ -1,6 +1,6 @@
 import Foundation
 
-struct ListModelsMethod: RPCMethod {
+struct ListModelsMethod: AsyncRPCMethod {
     static let name = "listModels"
 
     struct Params: Decodable, Sendable {

@@ -1,5 +1,7 @@
-struct PingMethod: RPCMethod {
+struct PingMethod: AsyncRPCMethod {
     static let name = "ping"
+    static let notificationPolicy = NotificationPolicy.drop
+    static let servedWhileShuttingDown = true
 
     struct Result: Encodable, Sendable {
         let ok = true

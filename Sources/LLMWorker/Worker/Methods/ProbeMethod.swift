@@ -1,4 +1,4 @@
-struct ProbeMethod: RPCMethod {
+struct ProbeMethod: AsyncRPCMethod {
     static let name = "probe"
 
     func handle(_ params: ConfigureParams, call: CallContext) async throws -> ProbeReport {

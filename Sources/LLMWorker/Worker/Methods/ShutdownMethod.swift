@@ -1,8 +1,9 @@
-struct ShutdownMethod: RPCMethod {
+struct ShutdownMethod: AsyncRPCMethod {
     static let name = "shutdown"
     /// Once asked for, the shutdown goes on: cancelling it would leave a worker that refuses every request and
     /// never exits. A `cancel` naming it answers false.
     static let isCancellable = false
+    static let shutsDownWhenRead = true
 
     struct Result: Encodable, Sendable {
         let ok = true

@@ -1,6 +1,6 @@
 /// Opens a connection to the provider's server, or finds the pooled one still open, ahead of a request that must
 /// not wait for one (the server may have closed an idle connection since the last turn).
-struct WarmMethod: RPCMethod {
+struct WarmMethod: AsyncRPCMethod {
     static let name = "warm"
 
     struct Params: Decodable, Sendable {
