@@ -60,6 +60,6 @@ final class SchedulingTests: XCTestCase {
 
     private struct PlainMethod: AsyncRPCMethod {
         static let name = "plain"
-        func handle(_ params: NoParams, call: CallContext) async throws -> [String: Bool] { ["ok": true] }
+        func handle(_ params: NoParams, request: RequestContext) async throws -> [String: Bool] { ["ok": true] }
     }
 }

@@ -21,8 +21,8 @@ struct MethodTraits: Sendable, Equatable {
 /// the params and returns the encoded response line.
 struct AnyRPCMethod: Sendable {
     enum Entry: Sendable {
-        case inline(@Sendable (IncomingMessage, WorkerContext) throws -> Data)
-        case async(@Sendable (IncomingMessage, CallContext) async throws -> Data)
+        case inline(@Sendable (IncomingMessage, Services) throws -> Data)
+        case async(@Sendable (IncomingMessage, RequestContext) async throws -> Data)
     }
 
     let name: String
@@ -32,19 +32,19 @@ struct AnyRPCMethod: Sendable {
     init<M: AsyncRPCMethod>(_ method: M) {
         name = M.name
         traits = MethodTraits(M.self, runsInline: false)
-        entry = .async { message, call in
+        entry = .async { message, request in
             let params = try message.decodeParams(M.Params.self)
-            let result = try await method.handle(params, call: call)
-            return OutgoingMessage.response(id: call.id ?? .null, result: result)
+            let result = try await method.handle(params, request: request)
+            return OutgoingMessage.response(id: request.id ?? .null, result: result)
         }
     }
 
     init<M: InlineRPCMethod>(_ method: M) {
         name = M.name
         traits = MethodTraits(M.self, runsInline: true)
-        entry = .inline { message, worker in
+        entry = .inline { message, services in
             let params = try message.decodeParams(M.Params.self)
-            return OutgoingMessage.response(id: message.id ?? .null, result: try method.handle(params, worker: worker))
+            return OutgoingMessage.response(id: message.id ?? .null, result: try method.handle(params, services: services))
         }
     }
 }

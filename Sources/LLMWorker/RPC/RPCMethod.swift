@@ -42,7 +42,7 @@ protocol AsyncRPCMethod: RPCMethod {
     // Named again so that each method's types are inferred from its `handle`.
     associatedtype Params
     associatedtype Result
-    func handle(_ params: Params, call: CallContext) async throws -> Result
+    func handle(_ params: Params, request: RequestContext) async throws -> Result
 }
 
 /// A method served on the reader thread as its line is read, so that the lines after it see its effect and the
@@ -50,14 +50,14 @@ protocol AsyncRPCMethod: RPCMethod {
 protocol InlineRPCMethod: RPCMethod {
     associatedtype Params
     associatedtype Result
-    func handle(_ params: Params, worker: WorkerContext) throws -> Result
+    func handle(_ params: Params, services: Services) throws -> Result
 }
 
 /// What a method knows about the call it is answering.
-struct CallContext: Sendable {
+struct RequestContext: Sendable {
     let id: RequestID?
     let token: InFlightRequests.Token?
-    let worker: WorkerContext
+    let services: Services
     /// The configuration when the request's line was read: a `configure` read later does not reach it.
     let configuration: ConfigurationSnapshot
 

@@ -4,11 +4,11 @@ import Foundation
 /// registration in input order), then serves each message as `Scheduling` decides from its method's traits: most
 /// in a task of their own, so a slow one never holds up another. It knows no method by name.
 final class Dispatcher: Sendable {
-    private let worker: WorkerContext
+    private let services: Services
     private let methods: [String: AnyRPCMethod]
 
-    init(worker: WorkerContext, methods: [String: AnyRPCMethod] = MethodRegistry.byName) {
-        self.worker = worker
+    init(services: Services, methods: [String: AnyRPCMethod] = MethodRegistry.byName) {
+        self.services = services
         self.methods = methods
     }
 
@@ -26,20 +26,20 @@ final class Dispatcher: Sendable {
     /// of the limit) and many requests are still making answers that would all land in the queue, nor while an
     /// extreme number of requests is in progress.
     private func waitUntilTheClientKeepsUp() {
-        worker.writer.waitForRoom()
+        services.writer.waitForRoom()
         func overloaded() -> Bool {
-            let inProgress = worker.inFlight.unansweredCount
+            let inProgress = services.inFlight.unansweredCount
             if inProgress >= Self.maxInProgress { return true }
-            return inProgress >= Self.maxInProgressWhileBehind && worker.writer.backlogBytes > worker.writer.highWater / 4
+            return inProgress >= Self.maxInProgressWhileBehind && services.writer.backlogBytes > services.writer.highWater / 4
         }
         while true {
-            let ticket = worker.progress.ticket()
-            guard overloaded() && !worker.writer.isReaderGone else {
-                worker.progress.cancel(ticket)
+            let ticket = services.progress.ticket()
+            guard overloaded() && !services.writer.isReaderGone else {
+                services.progress.cancel(ticket)
                 return
             }
             // Woken by an answer, an end or a write; the time limit only bounds how late a client that has gone is noticed.
-            worker.progress.wait(ticket, timeout: 0.25)
+            services.progress.wait(ticket, timeout: 0.25)
         }
     }
 
@@ -48,11 +48,11 @@ final class Dispatcher: Sendable {
         waitUntilTheClientKeepsUp()
         switch MessageParser.parse(line) {
         case .failure(let error):
-            worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+            services.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
         case .single(.invalid(let id, let error)):
-            worker.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
+            services.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
         case .single(.message(let message)):
-            if case .answered(let response) = schedule(message, batch: nil) { worker.writer.sendNow(response) }
+            if case .answered(let response) = schedule(message, batch: nil) { services.writer.sendNow(response) }
         case .batch(let items):
             startBatch(items)
         case .blank:
@@ -62,9 +62,9 @@ final class Dispatcher: Sendable {
 
     func handleOversizedLine(bytes: Int) {
         waitUntilTheClientKeepsUp()
-        worker.logger.warn("discarded an input line of \(bytes) bytes (limit \(worker.options.maxLineBytes))")
-        let error = RPCError.invalidRequest("the line is \(bytes) bytes long, over the limit of \(worker.options.maxLineBytes) bytes (--max-line-bytes); it was discarded")
-        worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+        services.logger.warn("discarded an input line of \(bytes) bytes (limit \(services.options.maxLineBytes))")
+        let error = RPCError.invalidRequest("the line is \(bytes) bytes long, over the limit of \(services.options.maxLineBytes) bytes (--max-line-bytes); it was discarded")
+        services.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
     }
 
     /// What scheduling a message gave: nothing to write, an answer made on the reader thread, or the task making it.
@@ -80,36 +80,36 @@ final class Dispatcher: Sendable {
     private func schedule(_ message: IncomingMessage, batch: InFlightRequests.Batch?) -> Scheduled {
         let method = methods[message.method]
         let decision = Scheduling.decide(method?.traits, isNotification: message.id == nil,
-                                         shuttingDown: worker.lifecycle.isShuttingDown)
-        if method?.traits.shutsDownWhenRead == true { worker.lifecycle.markShuttingDown() }
+                                         shuttingDown: services.lifecycle.isShuttingDown)
+        if method?.traits.shutsDownWhenRead == true { services.lifecycle.markShuttingDown() }
         switch decision {
         case .drop:
             return .nothing
         case .dropWithWarning:
-            worker.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
+            services.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
             return .nothing
         case .inline:
             guard case .inline(let run)? = method?.entry else { return .nothing }
             let response: Data
             do {
-                response = try run(message, worker)
+                response = try run(message, services)
             } catch {
                 response = failure(message, rpcError(for: error))
             }
             return message.id == nil ? .nothing : .answered(response)
         case .task, .refuse:
-            let token = worker.inFlight.begin(id: message.id, batch: batch)
-            let configuration = worker.configuration.snapshot()
+            let token = services.inFlight.begin(id: message.id, batch: batch)
+            let configuration = services.configuration.snapshot()
             let refused = decision == .refuse
             let task = Task { [self] () -> Data? in
                 let response = await execute(message, method, token: token, configuration: configuration, refused: refused)
-                worker.inFlight.markAnswered(token)
+                services.inFlight.markAnswered(token)
                 guard batch == nil else { return response }
-                if let response { await worker.writer.send(response) }
-                worker.inFlight.end(token)
+                if let response { await services.writer.send(response) }
+                services.inFlight.end(token)
                 return nil
             }
-            if method?.traits.isCancellable ?? true { worker.inFlight.attach(token, task: task) }
+            if method?.traits.isCancellable ?? true { services.inFlight.attach(token, task: task) }
             return .running(task, token)
         }
     }
@@ -119,7 +119,7 @@ final class Dispatcher: Sendable {
     private func startBatch(_ items: [MessageParser.Item]) {
         var pending: [Task<Data?, Never>] = []
         var tokens: [InFlightRequests.Token] = []
-        let batch = worker.inFlight.newBatch()
+        let batch = services.inFlight.newBatch()
         for item in items {
             switch item {
             case .invalid(let id, let error):
@@ -137,36 +137,36 @@ final class Dispatcher: Sendable {
                 }
             }
         }
-        let collectorToken = worker.inFlight.begin(id: nil, batch: batch, collectsBatch: true)
+        let collectorToken = services.inFlight.begin(id: nil, batch: batch, collectsBatch: true)
         let collector = Task { [self] in
             var responses: [Data] = []
             for task in pending {
                 if let response = await task.value { responses.append(response) }
             }
-            if !responses.isEmpty { await worker.writer.send(OutgoingMessage.batch(responses)) }
-            tokens.forEach(worker.inFlight.end)
-            worker.inFlight.end(collectorToken)
+            if !responses.isEmpty { await services.writer.send(OutgoingMessage.batch(responses)) }
+            tokens.forEach(services.inFlight.end)
+            services.inFlight.end(collectorToken)
         }
-        worker.inFlight.attach(collectorToken, task: collector)
+        services.inFlight.attach(collectorToken, task: collector)
     }
 
     /// Runs one request; returns its response line, or nil for a notification.
     private func execute(_ message: IncomingMessage, _ method: AnyRPCMethod?, token: InFlightRequests.Token?,
                          configuration: ConfigurationSnapshot, refused: Bool) async -> Data? {
-        let call = CallContext(id: message.id, token: token, worker: worker, configuration: configuration)
+        let request = RequestContext(id: message.id, token: token, services: services, configuration: configuration)
         let clock = RequestClock()
-        worker.logger.debug("\(describe(message)): started")
+        services.logger.debug("\(describe(message)): started")
         let response: Data
         do {
             guard let method else { throw RPCError.methodNotFound(message.method) }
             if refused { throw RPCError.shuttingDown() }
             guard case .async(let run) = method.entry else { throw RPCError.internalError("\(method.name) runs only on the reader thread") }
-            response = try await run(message, call)
-            worker.logger.debug(String(format: "%@: answered after %.1f ms", describe(message), clock.elapsedMs))
+            response = try await run(message, request)
+            services.logger.debug(String(format: "%@: answered after %.1f ms", describe(message), clock.elapsedMs))
         } catch {
             let rpc = rpcError(for: error)
             response = failure(message, rpc)
-            worker.logger.debug(String(format: "%@: failed after %.1f ms: %d %@", describe(message), clock.elapsedMs,
+            services.logger.debug(String(format: "%@: failed after %.1f ms: %d %@", describe(message), clock.elapsedMs,
                                        rpc.code, rpc.message))
         }
         return message.id == nil ? nil : response
@@ -189,13 +189,13 @@ final class Dispatcher: Sendable {
         case let error as InvalidParams: return error.rpcError
         case var error as ProviderError:
             // A server may echo the key back in its error text: neither copy of that text may carry it.
-            error.message = worker.redactor.scrub(error.message)
-            error.upstreamMessage = error.upstreamMessage.map(worker.redactor.scrub)
+            error.message = services.redactor.scrub(error.message)
+            error.upstreamMessage = error.upstreamMessage.map(services.redactor.scrub)
             return error.rpcError
         case is CancellationError: return ProviderError.cancelled().rpcError
         default:
-            worker.logger.error("internal error: \(error)")
-            return .internalError(worker.redactor.scrub(String(describing: error)))
+            services.logger.error("internal error: \(error)")
+            return .internalError(services.redactor.scrub(String(describing: error)))
         }
     }
 }

@@ -12,7 +12,7 @@ struct CancelMethod: InlineRPCMethod {
         let cancelled: Bool
     }
 
-    func handle(_ params: Params, worker: WorkerContext) throws -> Result {
-        Result(cancelled: worker.inFlight.cancel(id: params.id))
+    func handle(_ params: Params, services: Services) throws -> Result {
+        Result(cancelled: services.inFlight.cancel(id: params.id))
     }
 }

@@ -4,17 +4,17 @@ struct ConfigureMethod: InlineRPCMethod {
     static let name = "configure"
     static let servedWhileShuttingDown = true
 
-    func handle(_ params: ConfigureParams, worker: WorkerContext) throws -> ConfigurationReport {
-        worker.redactor.register(secretsOf: params)
-        let before = worker.configuration.snapshot()
-        let settings = try worker.configuration.configure(params)
-        worker.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
-        worker.prepareActiveProvider(previously: before)
+    func handle(_ params: ConfigureParams, services: Services) throws -> ConfigurationReport {
+        services.redactor.register(secretsOf: params)
+        let before = services.configuration.snapshot()
+        let settings = try services.configuration.configure(params)
+        services.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
+        services.prepareActiveProvider(previously: before)
         return ConfigurationReport(settings: settings)
     }
 }
 
-extension WorkerContext {
+extension Services {
     /// After a configuration change: the active provider opens its connection in the background, unless its server
     /// is the one it already had (same provider, same base_url), whose connection is already open or on its way.
     func prepareActiveProvider(previously before: ConfigurationSnapshot) {
