@@ -1,8 +1,9 @@
 import XCTest
 @testable import LLMWorker
 
-/// The scheduling decision for every method of the registry, as a request and as a notification, before and
-/// during the shutdown: the table the dispatcher follows for a message alone and inside a batch.
+/// The scheduling decision, as a request and as a notification, before and during the shutdown: the table the
+/// dispatcher follows for a message alone and inside a batch. The table has the methods that declare traits of
+/// their own; the others (listModels, probe, warm) are scheduled as a method with the default traits.
 final class SchedulingTests: XCTestCase {
     private typealias Row = (method: String, request: Scheduling, notification: Scheduling,
                              requestShuttingDown: Scheduling, notificationShuttingDown: Scheduling)
@@ -14,9 +15,6 @@ final class SchedulingTests: XCTestCase {
         ("rpc.discover", .task, .drop, .refuse, .drop),
         ("chat", .task, .dropWithWarning, .refuse, .dropWithWarning),
         ("chatStream", .task, .dropWithWarning, .refuse, .dropWithWarning),
-        ("listModels", .task, .task, .refuse, .refuse),
-        ("probe", .task, .task, .refuse, .refuse),
-        ("warm", .task, .task, .refuse, .refuse),
         ("shutdown", .task, .task, .refuse, .refuse),
         // An unknown method: its task answers method-not-found, whether or not the worker is shutting down.
         ("no.such.method", .task, .drop, .task, .drop),
@@ -35,8 +33,14 @@ final class SchedulingTests: XCTestCase {
         }
     }
 
-    func testTheTableCoversEveryMethodOfTheRegistry() {
-        XCTAssertEqual(Set(MethodRegistry.all.map(\.name)), Set(table.map(\.method)).subtracting(["no.such.method"]))
+    /// A method that declares a trait of its own has its row in the table; one without is scheduled by the defaults.
+    func testEveryMethodOutsideTheTableHasTheDefaultTraits() {
+        let inTable = Set(table.map(\.method))
+        let outside = MethodRegistry.all.filter { !inTable.contains($0.name) }
+        XCTAssertFalse(outside.isEmpty, "the defaults are checked on the methods that keep them")
+        for method in outside {
+            XCTAssertEqual(method.traits, AnyRPCMethod(PlainMethod()).traits, "\(method.name) declares a trait: add its row to the table")
+        }
     }
 
     func testOnlyShutdownIsNotCancellableAndStartsTheShutdownWhenRead() {
