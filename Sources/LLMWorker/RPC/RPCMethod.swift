@@ -1,21 +1,21 @@
 import Foundation
 
 /// A method of the protocol: its name, the types of its params and result, and the traits the dispatcher
-/// schedules its calls by (see `Scheduling`). A method is served either in a task of its own (`AsyncRPCMethod`)
+/// schedules its requests by (see `Scheduling`). A method is served either in a task of its own (`AsyncRPCMethod`)
 /// or on the reader thread as its line is read (`InlineRPCMethod`).
 protocol RPCMethod: Sendable {
     associatedtype Params: Decodable & Sendable
     associatedtype Result: Encodable & Sendable
 
     static var name: String { get }
-    /// What a call sent as a notification (without an id) gets: run (the default), dropped, or refused.
+    /// What a request sent as a notification (without an id) gets: run (the default), dropped, or refused.
     static var notificationPolicy: NotificationPolicy { get }
-    /// Whether a call read once the worker is shutting down is still served (false by default: it is
+    /// Whether a request read once the worker is shutting down is still served (false by default: it is
     /// answered `shutting_down`).
     static var servedWhileShuttingDown: Bool { get }
-    /// Whether `cancel` reaches a call of this method (true by default).
+    /// Whether `cancel` reaches a request of this method (true by default).
     static var isCancellable: Bool { get }
-    /// Whether reading a call of this method starts the shutdown, so the lines read after it are refused
+    /// Whether reading a request of this method starts the shutdown, so the lines read after it are refused
     /// (false by default).
     static var shutsDownWhenRead: Bool { get }
 }
@@ -27,7 +27,7 @@ extension RPCMethod {
     static var shutsDownWhenRead: Bool { false }
 }
 
-/// What a call of a method sent as a notification gets.
+/// What a request sent as a notification gets.
 enum NotificationPolicy: Sendable, Equatable {
     /// Run like a request; its answer is not written.
     case run
@@ -37,7 +37,7 @@ enum NotificationPolicy: Sendable, Equatable {
     case refuseWithWarning
 }
 
-/// A method served in its own task, so that a slow call never holds up another.
+/// A method served in its own task, so that a slow request never holds up another.
 protocol AsyncRPCMethod: RPCMethod {
     // Named again so that each method's types are inferred from its `handle`.
     associatedtype Params
@@ -53,7 +53,7 @@ protocol InlineRPCMethod: RPCMethod {
     func handle(_ params: Params, services: Services) throws -> Result
 }
 
-/// What a method knows about the call it is answering.
+/// What a method knows about the request it is answering.
 struct RequestContext: Sendable {
     let id: RequestID?
     let token: InFlightRequests.Token?

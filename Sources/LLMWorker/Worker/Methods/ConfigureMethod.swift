@@ -25,7 +25,7 @@ extension Services {
 }
 
 extension Redactor {
-    /// The key and the header values of a `configure` or `probe` call (an `Authorization` or `api-key` header
+    /// The key and the header values of a `configure` or `probe` request (an `Authorization` or `api-key` header
     /// set by hand is as secret as the key): a server that echoes them back gets them redacted.
     func register(secretsOf params: ConfigureParams) {
         register(params.apiKey.value)
