@@ -3,7 +3,7 @@ import XCTest
 @testable import LLMWorker
 @testable import LLMWorkerTestSupport
 
-/// The version is written once (`WorkerVersion` in Sources/LLMWorker/Worker/WorkerContext.swift); these tests
+/// The version is written once (`WorkerVersion` in Sources/LLMWorker/Worker/WorkerVersion.swift); these tests
 /// check that every place that reports it agrees, through the built binary as CAAL sees it:
 /// `--version`, `ping` and `rpc.discover`, plus the changelog in protocol/CHANGELOG.md. The binary is found and
 /// driven by the harness in Support/ (WorkerProcess).

@@ -75,7 +75,7 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 
 # The version is written in one place in the source; everything the binary reports must match it.
-version="$(sed -n 's/.*static let current = "\([^"]*\)".*/\1/p' Sources/LLMWorker/Worker/WorkerContext.swift | head -n1)"
+version="$(sed -n 's/.*static let current = "\([^"]*\)".*/\1/p' Sources/LLMWorker/Worker/WorkerVersion.swift | head -n1)"
 if [ -z "$version" ]; then
     fail "reading WorkerVersion.current from the source"
     finish

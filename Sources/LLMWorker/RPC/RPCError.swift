@@ -12,21 +12,36 @@ public struct RPCError: Error, Sendable, Equatable {
         self.data = data
     }
 
+    /// The JSON-RPC 2.0 error codes, named once.
+    public enum Code {
+        public static let parseError = -32700
+        public static let invalidRequest = -32600
+        public static let methodNotFound = -32601
+        public static let invalidParams = -32602
+        public static let internalError = -32603
+    }
+
     public static func parseError(_ detail: String) -> RPCError {
-        RPCError(code: -32700, message: "Parse error: \(detail)", data: .object(["kind": .string("parse_error")]))
+        RPCError(code: Code.parseError, message: "Parse error: \(detail)", data: .object(["kind": .string("parse_error")]))
     }
 
     public static func invalidRequest(_ detail: String) -> RPCError {
-        RPCError(code: -32600, message: "Invalid Request: \(detail)", data: .object(["kind": .string("invalid_request")]))
+        RPCError(code: Code.invalidRequest, message: "Invalid Request: \(detail)", data: .object(["kind": .string("invalid_request")]))
     }
 
     public static func methodNotFound(_ method: String) -> RPCError {
-        RPCError(code: -32601, message: "Method not found: '\(method)'. Call rpc.discover for the list of methods.",
+        RPCError(code: Code.methodNotFound, message: "Method not found: '\(method)'. Call rpc.discover for the list of methods.",
                  data: .object(["kind": .string("method_not_found"), "method": .string(method)]))
     }
 
     public static func internalError(_ detail: String) -> RPCError {
-        RPCError(code: -32603, message: "Internal error: \(detail)", data: .object(["kind": .string("internal")]))
+        RPCError(code: Code.internalError, message: "Internal error: \(detail)", data: .object(["kind": .string("internal")]))
+    }
+
+    /// A request read once the worker was shutting down (after a `shutdown` line, the end of input or a signal).
+    static func shuttingDown() -> RPCError {
+        RPCError(code: Code.internalError, message: "The worker is shutting down and takes no new requests.",
+                 data: .object(["kind": .string("shutting_down")]))
     }
 }
 
@@ -52,7 +67,7 @@ public struct InvalidParams: Error, Sendable, Equatable {
     }
 
     public var rpcError: RPCError {
-        RPCError(code: -32602, message: "Invalid params: '\(field)' \(problem)",
+        RPCError(code: RPCError.Code.invalidParams, message: "Invalid params: '\(field)' \(problem)",
                  data: .object(["kind": .string("invalid_params"), "field": .string(field)]))
     }
 }

@@ -79,21 +79,21 @@ public enum FuzzEntryPoints {
 
     private static func checkParams(_ message: IncomingMessage) throws {
         switch message.method {
-        case "configure", "probe":
+        case ConfigureMethod.name, ProbeMethod.name:
             let params = try message.decodeParams(ConfigureParams.self)
             let store = ConfigurationStore(environment: [:])
             var mock = ConfigureParams()
             mock.provider = .set(.mock)
             _ = try? store.configure(mock)
-            _ = try store.snapshot().preview(params, requireKey: message.method == "configure")
+            _ = try store.snapshot().preview(params, requireKey: message.method == ConfigureMethod.name)
             if case .set(let script) = params.mock { _ = try MockScript(defaults: script, overrides: nil) }
-        case "chat", "chatStream":
+        case ChatMethod.name, ChatStreamMethod.name:
             let params = try message.decodeParams(ChatParams.self)
             try params.validate()
             _ = try MockScript(defaults: nil, overrides: params.extra?["mock"]?.objectValue)
-        case "cancel":
+        case CancelMethod.name:
             _ = try message.decodeParams(CancelMethod.Params.self)
-        case "listModels":
+        case ListModelsMethod.name:
             _ = try message.decodeParams(ListModelsMethod.Params.self)
         default:
             _ = try message.decodeParams(NoParams.self)

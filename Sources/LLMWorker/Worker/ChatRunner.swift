@@ -3,7 +3,7 @@ import Foundation
 /// Runs one `chat` or `chatStream`: takes a settings snapshot, calls the provider, turns what it delivers
 /// into `chatStream.delta` lines and the final `ChatResult`, and attaches the partial answer to any error.
 struct ChatRunner: Sendable {
-    let worker: WorkerContext
+    let services: Services
 
     /// - Parameter streamID: the request's id when streaming (deltas are sent for it), nil for `chat`.
     func run(_ params: ChatParams, settings: ResolvedSettings?, streamingTo streamID: RequestID?) async throws -> ChatResult {
@@ -18,10 +18,10 @@ struct ChatRunner: Sendable {
         if let log, log.isDebug {
             log.debug("provider \(settings.provider.rawValue), model \(request.model ?? "?"), \(params.messages.count) messages, \(params.tools?.count ?? 0) tools")
         }
-        let provider = worker.providers.provider(for: settings.provider)
+        let provider = services.providers.provider(for: settings.provider)
         let accumulator = ChatAccumulator(stripThink: settings.stripThink,
                                           recoveringCallsTo: settings.recoverToolCalls ? params.tools : nil)
-        let sink = StreamSink(accumulator, streamID: streamID, writer: worker.writer, clock: clock, log: log)
+        let sink = StreamSink(accumulator, streamID: streamID, writer: services.writer, clock: clock, log: log)
         do {
             if streamID != nil {
                 try await provider.stream(request) { chunks in try await sink.deliver(chunks) }

@@ -87,3 +87,13 @@ public enum CommandLineOptions {
         return nil
     }
 }
+
+/// Settings from the command line.
+public struct WorkerOptions: Sendable {
+    public var logLevel: LogLevel = .warn
+    public var shutdownGrace: Double = 30
+    public var maxLineBytes = 32 << 20
+    public var initialConfiguration = ConfigureParams()
+
+    public init() {}
+}

@@ -1,20 +1,15 @@
 import Foundation
 
 /// Takes each input line from the reader thread and answers it: parses the envelope there (cheap, and it keeps
-/// registration in input order), then runs every request in its own task so a slow one never holds up another.
+/// registration in input order), then serves each message as `Scheduling` decides from its method's traits: most
+/// in a task of their own, so a slow one never holds up another. It knows no method by name.
 final class Dispatcher: Sendable {
-    private let worker: WorkerContext
+    private let services: Services
     private let methods: [String: AnyRPCMethod]
 
-    init(worker: WorkerContext) {
-        self.worker = worker
-        let all = [
-            AnyRPCMethod(ConfigureMethod()), AnyRPCMethod(ChatMethod()), AnyRPCMethod(ChatStreamMethod()),
-            AnyRPCMethod(ListModelsMethod()), AnyRPCMethod(CancelMethod()), AnyRPCMethod(ProbeMethod()),
-            AnyRPCMethod(PingMethod()), AnyRPCMethod(ShutdownMethod()), AnyRPCMethod(DiscoverMethod()),
-            AnyRPCMethod(WarmMethod()),
-        ]
-        methods = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+    init(services: Services, methods: [String: AnyRPCMethod] = MethodRegistry.byName) {
+        self.services = services
+        self.methods = methods
     }
 
     /// The names of the methods served, for the OpenRPC consistency test.
@@ -31,20 +26,20 @@ final class Dispatcher: Sendable {
     /// of the limit) and many requests are still making answers that would all land in the queue, nor while an
     /// extreme number of requests is in progress.
     private func waitUntilTheClientKeepsUp() {
-        worker.writer.waitForRoom()
+        services.writer.waitForRoom()
         func overloaded() -> Bool {
-            let inProgress = worker.inFlight.unansweredCount
+            let inProgress = services.inFlight.unansweredCount
             if inProgress >= Self.maxInProgress { return true }
-            return inProgress >= Self.maxInProgressWhileBehind && worker.writer.backlogBytes > worker.writer.highWater / 4
+            return inProgress >= Self.maxInProgressWhileBehind && services.writer.backlogBytes > services.writer.highWater / 4
         }
         while true {
-            let ticket = worker.progress.ticket()
-            guard overloaded() && !worker.writer.isReaderGone else {
-                worker.progress.cancel(ticket)
+            let ticket = services.progress.ticket()
+            guard overloaded() && !services.writer.isReaderGone else {
+                services.progress.cancel(ticket)
                 return
             }
             // Woken by an answer, an end or a write; the time limit only bounds how late a client that has gone is noticed.
-            worker.progress.wait(ticket, timeout: 0.25)
+            services.progress.wait(ticket, timeout: 0.25)
         }
     }
 
@@ -53,11 +48,11 @@ final class Dispatcher: Sendable {
         waitUntilTheClientKeepsUp()
         switch MessageParser.parse(line) {
         case .failure(let error):
-            worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+            services.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
         case .single(.invalid(let id, let error)):
-            worker.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
+            services.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
         case .single(.message(let message)):
-            start(message)
+            if case .answered(let response) = schedule(message, batch: nil) { services.writer.sendNow(response) }
         case .batch(let items):
             startBatch(items)
         case .blank:
@@ -67,152 +62,114 @@ final class Dispatcher: Sendable {
 
     func handleOversizedLine(bytes: Int) {
         waitUntilTheClientKeepsUp()
-        worker.logger.warn("discarded an input line of \(bytes) bytes (limit \(worker.options.maxLineBytes))")
-        let error = RPCError.invalidRequest("the line is \(bytes) bytes long, over the limit of \(worker.options.maxLineBytes) bytes (--max-line-bytes); it was discarded")
-        worker.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+        services.logger.warn("discarded an input line of \(bytes) bytes (limit \(services.options.maxLineBytes))")
+        let error = RPCError.invalidRequest("the line is \(bytes) bytes long, over the limit of \(services.options.maxLineBytes) bytes (--max-line-bytes); it was discarded")
+        services.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
     }
 
-    private func start(_ message: IncomingMessage) {
-        if message.method == CancelMethod.name {
-            if let response = cancelNow(message) { worker.writer.sendNow(response) }
-            return
-        }
-        if message.method == ConfigureMethod.name {
-            if let response = configureNow(message) { worker.writer.sendNow(response) }
-            return
-        }
-        if isInert(message) { return }
-        let token = worker.inFlight.begin(id: message.id)
-        let configuration = worker.configuration.snapshot()
-        let refused = refusedForShutdown(message)
-        let task = Task { [self] in
-            if let response = await execute(message, token: token, configuration: configuration, refused: refused) {
-                worker.inFlight.markAnswered(token)
-                await worker.writer.send(response)
+    /// What scheduling a message gave: nothing to write, an answer made on the reader thread, or the task making it.
+    private enum Scheduled {
+        case nothing
+        case answered(Data)
+        /// A task of a batch returns its answer for the array; a task alone writes it and returns nil.
+        case running(Task<Data?, Never>, InFlightRequests.Token)
+    }
+
+    /// Serves one message as `Scheduling` decides, on the reader thread as its line is read (so registration,
+    /// the configuration snapshot and the shutdown refusal all follow input order), alone or in `batch`.
+    private func schedule(_ message: IncomingMessage, batch: InFlightRequests.Batch?) -> Scheduled {
+        let method = methods[message.method]
+        let decision = Scheduling.decide(method?.traits, isNotification: message.id == nil,
+                                         shuttingDown: services.lifecycle.isShuttingDown)
+        if method?.traits.shutsDownWhenRead == true { services.lifecycle.markShuttingDown() }
+        switch decision {
+        case .drop:
+            return .nothing
+        case .dropWithWarning:
+            services.logger.warn("\(message.method) sent as a notification (no id): there would be no way to return the answer, so it was not run")
+            return .nothing
+        case .inline:
+            guard case .inline(let run)? = method?.entry else { return .nothing }
+            let response: Data
+            do {
+                response = try run(message, services)
+            } catch {
+                response = failure(message, rpcError(for: error))
             }
-            worker.inFlight.end(token)
+            return message.id == nil ? .nothing : .answered(response)
+        case .task, .refuse:
+            let token = services.inFlight.begin(id: message.id, batch: batch)
+            let configuration = services.configuration.snapshot()
+            let refused = decision == .refuse
+            let task = Task { [self] () -> Data? in
+                let response = await execute(message, method, token: token, configuration: configuration, refused: refused)
+                services.inFlight.markAnswered(token)
+                guard batch == nil else { return response }
+                if let response { await services.writer.send(response) }
+                services.inFlight.end(token)
+                return nil
+            }
+            if method?.traits.isCancellable ?? true { services.inFlight.attach(token, task: task) }
+            return .running(task, token)
         }
-        attach(message, token, task)
     }
 
-    /// Each request of a batch runs in its own registered task (so `cancel` reaches it); one collector task
-    /// writes the array of responses once all are done.
+    /// Each message of a batch is scheduled as if alone; one collector task writes the array of answers once all
+    /// are made, then ends the batch's requests.
     private func startBatch(_ items: [MessageParser.Item]) {
         var pending: [Task<Data?, Never>] = []
         var tokens: [InFlightRequests.Token] = []
-        let batch = worker.inFlight.newBatch()
+        let batch = services.inFlight.newBatch()
         for item in items {
             switch item {
             case .invalid(let id, let error):
                 let failure = OutgoingMessage.failure(id: id, error: error)
                 pending.append(Task { failure })
-            case .message(let message) where message.method == CancelMethod.name:
-                if let response = cancelNow(message) { pending.append(Task { response }) }
-            case .message(let message) where message.method == ConfigureMethod.name:
-                let response = configureNow(message)
-                pending.append(Task { response })
-            case .message(let message) where isInert(message):
-                continue
             case .message(let message):
-                let token = worker.inFlight.begin(id: message.id, batch: batch)
-                let configuration = worker.configuration.snapshot()
-                let refused = refusedForShutdown(message)
-                let task = Task { [self] in
-                    let response = await execute(message, token: token, configuration: configuration, refused: refused)
-                    worker.inFlight.markAnswered(token)
-                    return response
+                switch schedule(message, batch: batch) {
+                case .nothing:
+                    continue
+                case .answered(let response):
+                    pending.append(Task { response })
+                case .running(let task, let token):
+                    pending.append(task)
+                    tokens.append(token)
                 }
-                attach(message, token, task)
-                pending.append(task)
-                tokens.append(token)
             }
         }
-        let collectorToken = worker.inFlight.begin(id: nil, batch: batch, collectsBatch: true)
+        let collectorToken = services.inFlight.begin(id: nil, batch: batch, collectsBatch: true)
         let collector = Task { [self] in
             var responses: [Data] = []
             for task in pending {
                 if let response = await task.value { responses.append(response) }
             }
-            if !responses.isEmpty { await worker.writer.send(OutgoingMessage.batch(responses)) }
-            tokens.forEach(worker.inFlight.end)
-            worker.inFlight.end(collectorToken)
+            if !responses.isEmpty { await services.writer.send(OutgoingMessage.batch(responses)) }
+            tokens.forEach(services.inFlight.end)
+            services.inFlight.end(collectorToken)
         }
-        worker.inFlight.attach(collectorToken, task: collector)
-    }
-
-    /// Makes the request reachable by `cancel`, unless its method cannot be cancelled.
-    private func attach<Success>(_ message: IncomingMessage, _ token: InFlightRequests.Token, _ task: Task<Success, Never>) {
-        if methods[message.method]?.isCancellable ?? true { worker.inFlight.attach(token, task: task) }
-    }
-
-    /// A notification that could have no effect at all (`ping`, `rpc.discover`, an unknown method): dropped
-    /// here, so a flood of them costs no task and no work (building the OpenRPC document, say).
-    private func isInert(_ message: IncomingMessage) -> Bool {
-        message.id == nil && (message.method == PingMethod.name || message.method == DiscoverMethod.name || methods[message.method] == nil)
-    }
-
-    /// `cancel` acts here, on the reader thread, as its line is read: it reaches the requests read before it and
-    /// still in progress, never one read after it (a task scheduled late would see those), never itself.
-    private func cancelNow(_ message: IncomingMessage) -> Data? {
-        let response: Data
-        do {
-            let params = try message.decodeParams(CancelMethod.Params.self)
-            let result = CancelMethod.Result(cancelled: worker.inFlight.cancel(id: params.id))
-            response = OutgoingMessage.response(id: message.id ?? .null, result: result)
-        } catch {
-            response = failure(message, rpcError(for: error))
-        }
-        return message.id == nil ? nil : response
-    }
-
-    /// `configure` is applied here, on the reader thread, so the requests after it see it and those before do not.
-    private func configureNow(_ message: IncomingMessage) -> Data? {
-        let response: Data
-        do {
-            let params = try message.decodeParams(ConfigureParams.self)
-            let report = try ConfigureMethod().apply(params, worker: worker)
-            response = OutgoingMessage.response(id: message.id ?? .null, result: report)
-        } catch {
-            response = failure(message, rpcError(for: error))
-        }
-        return message.id == nil ? nil : response
-    }
-
-    /// Whether a request is refused because the worker is shutting down, decided on the reader thread when its
-    /// line is read (like its configuration snapshot): a request read before the end of input or before a
-    /// `shutdown` line is served, one read after is refused, however the tasks happen to be scheduled.
-    private func refusedForShutdown(_ message: IncomingMessage) -> Bool {
-        let refused = worker.lifecycle.isShuttingDown && message.method != PingMethod.name && message.method != CancelMethod.name
-        if message.method == ShutdownMethod.name { worker.lifecycle.markShuttingDown() }
-        return refused
+        services.inFlight.attach(collectorToken, task: collector)
     }
 
     /// Runs one request under its log tag (see `RequestLog`); returns its response line, or nil for a notification.
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
-                         refused: Bool) async -> Data? {
-        let log = RequestLog(id: message.id, method: message.method, logger: worker.logger)
+    private func execute(_ message: IncomingMessage, _ method: AnyRPCMethod?, token: InFlightRequests.Token?,
+                         configuration: ConfigurationSnapshot, refused: Bool) async -> Data? {
+        let log = RequestLog(id: message.id, method: message.method, logger: services.logger)
         return await RequestLog.$current.withValue(log) {
-            await execute(message, token: token, configuration: configuration, refused: refused, log: log)
+            await execute(message, method, token: token, configuration: configuration, refused: refused, log: log)
         }
     }
 
-    private func execute(_ message: IncomingMessage, token: InFlightRequests.Token?, configuration: ConfigurationSnapshot,
-                         refused: Bool, log: RequestLog) async -> Data? {
-        let call = CallContext(id: message.id, token: token, worker: worker, configuration: configuration)
+    private func execute(_ message: IncomingMessage, _ method: AnyRPCMethod?, token: InFlightRequests.Token?,
+                         configuration: ConfigurationSnapshot, refused: Bool, log: RequestLog) async -> Data? {
+        let request = RequestContext(id: message.id, token: token, services: services, configuration: configuration)
         let clock = RequestClock()
         log.debug("started")
         let response: Data
         do {
-            guard let method = methods[message.method] else { throw RPCError.methodNotFound(message.method) }
-            if message.id == nil && (message.method == ChatStreamMethod.name || message.method == ChatMethod.name) {
-                log.warn("sent as a notification (no id): there would be no way to return the answer, so it was not run")
-                return nil
-            }
-            if refused {
-                throw RPCError(code: -32603, message: "The worker is shutting down and takes no new requests.",
-                               data: .object(["kind": .string("shutting_down")]))
-            }
-            response = try await method(message, call)
+            guard let method else { throw RPCError.methodNotFound(message.method) }
+            if refused { throw RPCError.shuttingDown() }
+            guard case .async(let run) = method.entry else { throw RPCError.internalError("\(method.name) runs only on the reader thread") }
+            response = try await run(message, request)
             if let tally = log.tally {
                 let summary = tally.summary
                 log.debug(String(format: "answered after %.1f ms", clock.elapsedMs) + (summary.isEmpty ? "" : ": " + summary))
@@ -220,7 +177,7 @@ final class Dispatcher: Sendable {
         } catch {
             let rpc = rpcError(for: error)
             response = failure(message, rpc)
-            logEnd(of: log, failure: rpc, afterMs: clock.elapsedMs, cancelledBy: token.flatMap(worker.inFlight.cancelledBy))
+            logEnd(of: log, failure: rpc, afterMs: clock.elapsedMs, cancelledBy: token.flatMap(services.inFlight.cancelledBy))
         }
         return message.id == nil ? nil : response
     }
@@ -240,7 +197,7 @@ final class Dispatcher: Sendable {
     /// The error line for `message`. A parse error found only when its params were decoded is answered like any
     /// parse error, with id null: JSON that is not valid has no id to trust.
     private func failure(_ message: IncomingMessage, _ error: RPCError) -> Data {
-        OutgoingMessage.failure(id: error.code == -32700 ? .null : (message.id ?? .null), error: error)
+        OutgoingMessage.failure(id: error.code == RPCError.Code.parseError ? .null : (message.id ?? .null), error: error)
     }
 
     private func rpcError(for error: Error) -> RPCError {
@@ -249,13 +206,13 @@ final class Dispatcher: Sendable {
         case let error as InvalidParams: return error.rpcError
         case var error as ProviderError:
             // A server may echo the key back in its error text: neither copy of that text may carry it.
-            error.message = worker.redactor.scrub(error.message)
-            error.upstreamMessage = error.upstreamMessage.map(worker.redactor.scrub)
+            error.message = services.redactor.scrub(error.message)
+            error.upstreamMessage = error.upstreamMessage.map(services.redactor.scrub)
             return error.rpcError
         case is CancellationError: return ProviderError.cancelled().rpcError
         default:
-            worker.logger.error("internal error: \(error)")
-            return .internalError(worker.redactor.scrub(String(describing: error)))
+            services.logger.error("internal error: \(error)")
+            return .internalError(services.redactor.scrub(String(describing: error)))
         }
     }
 }

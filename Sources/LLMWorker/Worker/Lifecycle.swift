@@ -21,12 +21,12 @@ final class Lifecycle: @unchecked Sendable {
 
     /// Stops new work, waits up to `grace` seconds for the requests in flight, then cancels the rest and waits
     /// briefly for their cancelled answers. `keeping` is the request asking for this (it must not wait for itself).
-    func drainForShutdown(_ worker: WorkerContext, grace: Double, keeping token: InFlightRequests.Token?) async {
+    func drainForShutdown(_ services: Services, grace: Double, keeping token: InFlightRequests.Token?) async {
         markShuttingDown()
-        if await worker.inFlight.waitUntilOnly(token, timeout: grace) { return }
-        worker.logger.warn("shutdown grace of \(grace) s is over: cancelling \(worker.inFlight.others(than: token)) request(s)")
-        worker.inFlight.cancelAll(except: token, reason: "the end of the shutdown grace")
-        _ = await worker.inFlight.waitUntilOnly(token, timeout: 2)
+        if await services.inFlight.waitUntilOnly(token, timeout: grace) { return }
+        services.logger.warn("shutdown grace of \(grace) s is over: cancelling \(services.inFlight.others(than: token)) request(s)")
+        services.inFlight.cancelAll(except: token, reason: "the end of the shutdown grace")
+        _ = await services.inFlight.waitUntilOnly(token, timeout: 2)
     }
 
     /// Called on the reader thread as soon as the end is known (a `shutdown` line, the end of input, a signal):
@@ -40,41 +40,41 @@ final class Lifecycle: @unchecked Sendable {
     /// End of input, or SIGTERM/SIGINT: finish, flush, exit 0. `exitWithin`: a signal asks for an exit even when
     /// the client has stopped reading (answers blocked on a full stdout pipe would otherwise keep the process
     /// alive for ever): after that many seconds the worker exits whatever is left unwritten.
-    func finish(_ worker: WorkerContext, grace: Double, reason: String, exitWithin: Double? = nil) {
+    func finish(_ services: Services, grace: Double, reason: String, exitWithin: Double? = nil) {
         // When the client died, stdin ended and stdout broke together: no answer can be delivered, so stop the
         // upstream requests now instead of letting them generate for the whole grace period.
-        if worker.writer.isReaderGone {
-            clientGone(worker)
+        if services.writer.isReaderGone {
+            clientGone(services)
             return
         }
         markShuttingDown()
-        worker.logger.info("\(reason): finishing \(worker.inFlight.count) request(s) in flight")
+        services.logger.info("\(reason): finishing \(services.inFlight.count) request(s) in flight")
         if let exitWithin {
             DispatchQueue.global().asyncAfter(deadline: .now() + exitWithin) { [self] in
-                worker.logger.warn("\(reason): not everything was answered and written within \(exitWithin) s (is the client still reading?); exiting")
+                services.logger.warn("\(reason): not everything was answered and written within \(exitWithin) s (is the client still reading?); exiting")
                 exitOnce(0)
             }
         }
         Task {
-            await drainForShutdown(worker, grace: grace, keeping: nil)
-            await worker.writer.drain()
+            await drainForShutdown(services, grace: grace, keeping: nil)
+            await services.writer.drain()
             exitOnce(0)
         }
     }
 
     /// After `shutdown` was answered: exit once that answer is written.
-    func exitAfterShutdownAnswer(_ worker: WorkerContext) {
+    func exitAfterShutdownAnswer(_ services: Services) {
         Task {
-            _ = await worker.inFlight.waitUntilOnly(nil, timeout: 5)
-            await worker.writer.drain()
+            _ = await services.inFlight.waitUntilOnly(nil, timeout: 5)
+            await services.writer.drain()
             exitOnce(0)
         }
     }
 
     /// The client stopped reading (EPIPE): nothing can be answered any more, so stop every upstream request now.
-    func clientGone(_ worker: WorkerContext) {
-        worker.logger.warn("stdout is closed (the client has gone): cancelling \(worker.inFlight.count) request(s) and exiting")
-        worker.inFlight.cancelAll(reason: "the client going away (stdout closed)")
+    func clientGone(_ services: Services) {
+        services.logger.warn("stdout is closed (the client has gone): cancelling \(services.inFlight.count) request(s) and exiting")
+        services.inFlight.cancelAll(reason: "the client going away (stdout closed)")
         exitOnce(0)
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-extension CallContext {
+extension RequestContext {
     /// The settings a method that may name a provider (`listModels`, `warm`) works with: those the named provider
     /// remembers (its defaults if it was never configured), else the active provider's. An HTTP provider without a
     /// base_url has nowhere to send a request: that is `not_configured`, like no provider at all.

@@ -34,37 +34,37 @@ public enum WorkerMain {
         let box = ContextBox()
         let progress = ProgressSignal()
         let writer = OutputWriter(fd: protocolFD, progress: progress) {
-            if let worker = box.worker { lifecycle.clientGone(worker) } else { exit(0) }
+            if let services = box.services { lifecycle.clientGone(services) } else { exit(0) }
         }
-        let worker = WorkerContext(
+        let services = Services(
             writer: writer, progress: progress, configuration: ConfigurationStore(environment: environment),
             providers: ProviderRegistry.standard(logger: logger), logger: logger, redactor: redactor,
             lifecycle: lifecycle, options: options)
-        box.worker = worker
-        let dispatcher = Dispatcher(worker: worker)
+        box.services = services
+        let dispatcher = Dispatcher(services: services)
 
-        applyInitialConfiguration(options.initialConfiguration, worker)
+        applyInitialConfiguration(options.initialConfiguration, services)
 
         let reader = LineReader(fd: STDIN_FILENO, maxLineBytes: options.maxLineBytes) { event in
             switch event {
             case .line(let line): dispatcher.handle(line: line)
             case .oversized(let bytes): dispatcher.handleOversizedLine(bytes: bytes)
-            case .endOfInput: lifecycle.finish(worker, grace: options.shutdownGrace, reason: "end of input")
+            case .endOfInput: lifecycle.finish(services, grace: options.shutdownGrace, reason: "end of input")
             }
         }
         logger.info("caal-llm-worker \(WorkerVersion.current) ready (pid \(getpid()))")
         reader.start()
-        waitForSignals(worker)
+        waitForSignals(services)
     }
 
-    private static func applyInitialConfiguration(_ params: ConfigureParams, _ worker: WorkerContext) {
+    private static func applyInitialConfiguration(_ params: ConfigureParams, _ services: Services) {
         guard params.provider.value != nil || params.model.value != nil || params.baseURL.value != nil else { return }
         do {
-            let before = worker.configuration.snapshot()
-            try worker.configuration.configure(params)
-            worker.prepareActiveProvider(previously: before)
+            let before = services.configuration.snapshot()
+            try services.configuration.configure(params)
+            services.prepareActiveProvider(previously: before)
         } catch {
-            worker.logger.error("the command-line configuration was not applied: \(error.rpcError.message)")
+            services.logger.error("the command-line configuration was not applied: \(error.rpcError.message)")
         }
     }
 
@@ -81,7 +81,7 @@ public enum WorkerMain {
     /// (Linux delivers a process signal to any thread that does not block it: a libdispatch signal source over an
     /// ignored signal lost about one signal in twenty, and `dispatchMain()` waits in `sigsuspend` with every
     /// signal unblocked, where SIGTERM would kill the process. Nothing in the worker uses the main queue.)
-    private static func waitForSignals(_ worker: WorkerContext) -> Never {
+    private static func waitForSignals(_ services: Services) -> Never {
         var set = sigset_t()
         sigemptyset(&set)
         for number in terminationSignals { sigaddset(&set, number) }
@@ -90,8 +90,8 @@ public enum WorkerMain {
             guard sigwait(&set, &number) == 0 else { continue }
             // A signal asks for a prompt exit: a shorter grace than the end of input gets, and a hard limit (the
             // grace, the 2 s for cancelled requests to answer, and 3 s to write the answers).
-            let grace = min(worker.options.shutdownGrace, 5)
-            worker.lifecycle.finish(worker, grace: grace, reason: "signal \(number)", exitWithin: grace + 5)
+            let grace = min(services.options.shutdownGrace, 5)
+            services.lifecycle.finish(services, grace: grace, reason: "signal \(number)", exitWithin: grace + 5)
         }
     }
 }
@@ -99,9 +99,9 @@ public enum WorkerMain {
 /// Lets the writer's broken-pipe callback reach the context created after it.
 private final class ContextBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var stored: WorkerContext?
+    private var stored: Services?
 
-    var worker: WorkerContext? {
+    var services: Services? {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); stored = newValue; lock.unlock() }
     }

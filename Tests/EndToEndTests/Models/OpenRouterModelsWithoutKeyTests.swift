@@ -9,14 +9,14 @@ import XCTest
 /// So this runs the method in-process, with the worker's own context, against the mock server; the probe tests
 /// show the same through the binary (`ProbeOpenRouterTests.testWithoutAKey…`).
 final class OpenRouterModelsWithoutKeyTests: XCTestCase {
-    private func context() -> WorkerContext {
+    private func context() -> Services {
         let redactor = Redactor()
         let logger = Logger(level: .error, redactor: redactor)
         let devNull = open("/dev/null", O_WRONLY)
         addTeardownBlock { close(devNull) }
-        return WorkerContext(writer: OutputWriter(fd: devNull) {}, configuration: ConfigurationStore(environment: [:]),
-                             providers: ProviderRegistry.standard(logger: logger), logger: logger, redactor: redactor,
-                             lifecycle: Lifecycle(exitProcess: { _ in }), options: WorkerOptions())
+        return Services(writer: OutputWriter(fd: devNull) {}, configuration: ConfigurationStore(environment: [:]),
+                        providers: ProviderRegistry.standard(logger: logger), logger: logger, redactor: redactor,
+                        lifecycle: Lifecycle(exitProcess: { _ in }), options: WorkerOptions())
     }
 
     func testListsWithoutAKeyAndSendsNoAuthorization() async throws {
@@ -28,15 +28,15 @@ final class OpenRouterModelsWithoutKeyTests: XCTestCase {
         configuration.active = .openrouter
         configuration.stored[.openrouter] = stored
         XCTAssertNil(configuration.current?.apiKey)
-        let worker = context()
-        let call = CallContext(id: .int(1), token: nil, worker: worker, configuration: configuration)
+        let services = context()
+        let request = RequestContext(id: .int(1), token: nil, services: services, configuration: configuration)
 
-        let first = try await ListModelsMethod().handle(.init(provider: "openrouter", supportsTools: nil, refresh: nil), call: call)
+        let first = try await ListModelsMethod().handle(.init(provider: "openrouter", supportsTools: nil, refresh: nil), request: request)
         XCTAssertEqual(first.provider, "openrouter")
         XCTAssertEqual(first.models.map(\.id), ["openai/gpt-4o-mini", "anthropic/claude-3.5-haiku",
                                                 "meta-llama/llama-3.2-3b-instruct:free", "openrouter/auto", "openai/gpt-4o"])
         XCTAssertFalse(first.cached)
-        let second = try await ListModelsMethod().handle(.init(provider: nil, supportsTools: nil, refresh: nil), call: call)
+        let second = try await ListModelsMethod().handle(.init(provider: nil, supportsTools: nil, refresh: nil), request: request)
         XCTAssertTrue(second.cached, "cached without a key too")
 
         let requests = server.requests

@@ -4,17 +4,17 @@ import Foundation
 import Glibc
 #endif
 
-/// A worker context built in the test process, for the few checks that need the library's own objects (the
+/// The worker's services built in the test process, for the few checks that need the library's own objects (the
 /// dispatcher's method table). Its output goes to /dev/null.
 enum InProcessWorker {
-    static let context: WorkerContext = {
+    static let context: Services = {
         let redactor = Redactor()
         let logger = Logger(level: .error, redactor: redactor)
         let writer = OutputWriter(fd: open("/dev/null", O_WRONLY)) {}
-        return WorkerContext(writer: writer, configuration: ConfigurationStore(environment: [:]),
-                             providers: ProviderRegistry(openAICompatible: MockProvider(), openRouter: MockProvider(), mock: MockProvider()), logger: logger,
-                             redactor: redactor, lifecycle: Lifecycle(exitProcess: { _ in }), options: WorkerOptions())
+        return Services(writer: writer, configuration: ConfigurationStore(environment: [:]),
+                        providers: ProviderRegistry(openAICompatible: MockProvider(), openRouter: MockProvider(), mock: MockProvider()), logger: logger,
+                        redactor: redactor, lifecycle: Lifecycle(exitProcess: { _ in }), options: WorkerOptions())
     }()
 
-    static let dispatcher = Dispatcher(worker: context)
+    static let dispatcher = Dispatcher(services: context)
 }

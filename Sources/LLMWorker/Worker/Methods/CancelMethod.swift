@@ -1,7 +1,8 @@
-/// Served on the reader thread by the dispatcher (see `Dispatcher.cancelNow`), so that it applies to exactly the
-/// requests read before it; `handle` gives the same answer for a call made any other way.
-struct CancelMethod: RPCMethod {
+/// Served on the reader thread, so that it reaches exactly the requests read before it and still in progress,
+/// never one read after it (a task scheduled late would see those), never itself.
+struct CancelMethod: InlineRPCMethod {
     static let name = "cancel"
+    static let servedWhileShuttingDown = true
 
     struct Params: Decodable, Sendable {
         let id: RequestID
@@ -11,7 +12,7 @@ struct CancelMethod: RPCMethod {
         let cancelled: Bool
     }
 
-    func handle(_ params: Params, call: CallContext) async throws -> Result {
-        Result(cancelled: call.worker.inFlight.cancel(id: params.id))
+    func handle(_ params: Params, services: Services) throws -> Result {
+        Result(cancelled: services.inFlight.cancel(id: params.id))
     }
 }

@@ -1,15 +1,17 @@
-struct ChatMethod: RPCMethod {
+struct ChatMethod: AsyncRPCMethod {
     static let name = "chat"
+    static let notificationPolicy = NotificationPolicy.refuseWithWarning
 
-    func handle(_ params: ChatParams, call: CallContext) async throws -> ChatResult {
-        try await ChatRunner(worker: call.worker).run(params, settings: call.settings, streamingTo: nil)
+    func handle(_ params: ChatParams, request: RequestContext) async throws -> ChatResult {
+        try await ChatRunner(services: request.services).run(params, settings: request.settings, streamingTo: nil)
     }
 }
 
-struct ChatStreamMethod: RPCMethod {
+struct ChatStreamMethod: AsyncRPCMethod {
     static let name = "chatStream"
+    static let notificationPolicy = NotificationPolicy.refuseWithWarning
 
-    func handle(_ params: ChatParams, call: CallContext) async throws -> ChatResult {
-        try await ChatRunner(worker: call.worker).run(params, settings: call.settings, streamingTo: call.id ?? .null)
+    func handle(_ params: ChatParams, request: RequestContext) async throws -> ChatResult {
+        try await ChatRunner(services: request.services).run(params, settings: request.settings, streamingTo: request.id ?? .null)
     }
 }

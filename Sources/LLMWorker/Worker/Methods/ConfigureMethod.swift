@@ -1,22 +1,20 @@
-struct ConfigureMethod: RPCMethod {
+/// Applied on the reader thread as its line is read, so the requests after it see it and those before do not
+/// (see `ConfigurationStore`).
+struct ConfigureMethod: InlineRPCMethod {
     static let name = "configure"
+    static let servedWhileShuttingDown = true
 
-    func handle(_ params: ConfigureParams, call: CallContext) async throws -> ConfigurationReport {
-        try apply(params, worker: call.worker)
-    }
-
-    /// Runs on the reader thread as the line arrives (see `ConfigurationStore`).
-    func apply(_ params: ConfigureParams, worker: WorkerContext) throws -> ConfigurationReport {
-        worker.redactor.register(secretsOf: params)
-        let before = worker.configuration.snapshot()
-        let settings = try worker.configuration.configure(params)
-        worker.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
-        worker.prepareActiveProvider(previously: before)
+    func handle(_ params: ConfigureParams, services: Services) throws -> ConfigurationReport {
+        services.redactor.register(secretsOf: params)
+        let before = services.configuration.snapshot()
+        let settings = try services.configuration.configure(params)
+        services.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
+        services.prepareActiveProvider(previously: before)
         return ConfigurationReport(settings: settings)
     }
 }
 
-extension WorkerContext {
+extension Services {
     /// After a configuration change: the active provider opens its connection in the background, unless its server
     /// is the one it already had (same provider, same base_url), whose connection is already open or on its way.
     func prepareActiveProvider(previously before: ConfigurationSnapshot) {
@@ -27,7 +25,7 @@ extension WorkerContext {
 }
 
 extension Redactor {
-    /// The key and the header values of a `configure` or `probe` call (an `Authorization` or `api-key` header
+    /// The key and the header values of a `configure` or `probe` request (an `Authorization` or `api-key` header
     /// set by hand is as secret as the key): a server that echoes them back gets them redacted.
     func register(secretsOf params: ConfigureParams) {
         register(params.apiKey.value)

@@ -1,9 +1,10 @@
 import Foundation
 
-struct DiscoverMethod: RPCMethod {
+struct DiscoverMethod: AsyncRPCMethod {
     static let name = "rpc.discover"
+    static let notificationPolicy = NotificationPolicy.drop
 
-    func handle(_ params: NoParams, call: CallContext) async throws -> JSONValue {
+    func handle(_ params: NoParams, request: RequestContext) async throws -> JSONValue {
         try OpenRPCDocument.value()
     }
 }

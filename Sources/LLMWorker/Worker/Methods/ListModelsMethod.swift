@@ -1,6 +1,6 @@
 import Foundation
 
-struct ListModelsMethod: RPCMethod {
+struct ListModelsMethod: AsyncRPCMethod {
     static let name = "listModels"
 
     struct Params: Decodable, Sendable {
@@ -14,15 +14,15 @@ struct ListModelsMethod: RPCMethod {
         }
     }
 
-    func handle(_ params: Params, call: CallContext) async throws -> ModelList {
-        let settings = try call.settings(forProvider: params.provider, method: Self.name)
+    func handle(_ params: Params, request: RequestContext) async throws -> ModelList {
+        let settings = try request.settings(forProvider: params.provider, method: Self.name)
         let query = ModelQuery(supportsTools: params.supportsTools, refresh: params.refresh ?? false)
         let key = ModelListCache.Key(provider: settings.provider, baseURL: settings.baseURL,
                                      keyFingerprint: settings.apiKey?.hashValue ?? 0,
                                      query: ModelQuery(supportsTools: params.supportsTools))
-        let provider = call.worker.providers.provider(for: settings.provider)
+        let provider = request.services.providers.provider(for: settings.provider)
         do {
-            let (models, cached) = try await call.worker.modelCache.models(for: key, refresh: query.refresh) {
+            let (models, cached) = try await request.services.modelCache.models(for: key, refresh: query.refresh) {
                 try await provider.listModels(settings, query: query)
             }
             return ModelList(provider: settings.provider.rawValue, models: models, cached: cached)

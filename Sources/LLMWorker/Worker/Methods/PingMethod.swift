@@ -1,5 +1,7 @@
-struct PingMethod: RPCMethod {
+struct PingMethod: AsyncRPCMethod {
     static let name = "ping"
+    static let notificationPolicy = NotificationPolicy.drop
+    static let servedWhileShuttingDown = true
 
     struct Result: Encodable, Sendable {
         let ok = true
@@ -12,8 +14,8 @@ struct PingMethod: RPCMethod {
         }
     }
 
-    func handle(_ params: NoParams, call: CallContext) async throws -> Result {
+    func handle(_ params: NoParams, request: RequestContext) async throws -> Result {
         // The ping itself is in flight too; the client asks about everything else.
-        Result(version: WorkerVersion.current, inFlight: max(0, call.worker.inFlight.unansweredCount - 1))
+        Result(version: WorkerVersion.current, inFlight: max(0, request.services.inFlight.unansweredCount - 1))
     }
 }

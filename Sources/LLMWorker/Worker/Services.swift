@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything a method needs, shared by all requests. Immutable; the mutable parts are actors or locked.
-final class WorkerContext: Sendable {
+final class Services: Sendable {
     let writer: OutputWriter
     let configuration: ConfigurationStore
     let providers: ProviderRegistry
@@ -28,21 +28,4 @@ final class WorkerContext: Sendable {
         self.lifecycle = lifecycle
         self.options = options
     }
-}
-
-/// Settings from the command line.
-public struct WorkerOptions: Sendable {
-    public var logLevel: LogLevel = .warn
-    public var shutdownGrace: Double = 30
-    public var maxLineBytes = 32 << 20
-    public var initialConfiguration = ConfigureParams()
-
-    public init() {}
-}
-
-public enum WorkerVersion {
-    /// The one place the version is written; `--version`, `ping` and `rpc.discover` all read it.
-    public static let current = "0.1.0"
-    /// Bumped only when a change would break a client written against the previous version.
-    public static let protocolVersion = "1.0.0"
 }
