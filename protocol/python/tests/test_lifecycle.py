@@ -383,6 +383,8 @@ class CaalTypesTests(unittest.TestCase):
             assert USING_CAAL_TYPES
             assert issubclass(WorkerProvider, LLMProvider)
             provider = WorkerProvider(provider="mock")
+            assert isinstance(provider, LLMProvider)
+            assert provider.supports_think is False
             response = asyncio.run(provider.chat([{"role": "user", "content": "hi"}]))
             assert type(response) is LLMResponse, type(response)
             assert type(response.usage) is TokenUsage, type(response.usage)
@@ -400,8 +402,9 @@ class CaalTypesTests(unittest.TestCase):
                 "caal/llm/providers/base.py": "from caal.llm import name_that_does_not_exist\n" + CAAL_BASE,
             },
             """
+            from caal_llm_worker.provider import WorkerProvider
             try:
-                from caal_llm_worker.provider import WorkerProvider
+                WorkerProvider(provider="mock")  # the first look-up of CAAL's types
             except ImportError as exc:
                 print("raised:", exc)
             else:
