@@ -367,45 +367,36 @@ class WorkerClient:
         return worker
 
     def _forget_foreign_worker(self, worker: _Worker) -> None:
-        """The worker belongs to another event loop (one not ended by asyncio.run): drop it."""
+        """The worker belongs to an event loop that is not the running one: stop using it.
+
+        asyncio.run() ending needs none of this (it cancels the reader task,
+        which stops the worker).  What remains are two ways a real program
+        leaves a loop with its worker alive, each made safe in a few lines
+        rather than left to hang: the loop still runs in another thread (stop
+        the worker there, where its reader fails its calls), or it was
+        stopped without ending its tasks (run_until_complete then a new
+        loop, as some test runners do), so nothing will ever answer the
+        worker's calls: drop them and end the process.
+        """
         shared = self._shared
         if shared.worker is worker:
             shared.worker = None
         if worker.exit_reason is None:
             worker.exit_reason = "the client was used from another event loop"
-        old_loop = worker.loop
-        try:
-            if old_loop.is_running():
-                # That loop still runs (another thread): stop the worker there,
-                # where its reader reaps it and fails its pending calls.
-                old_loop.call_soon_threadsafe(worker.close_stdin)
-                logger.info("event loop changed; the worker of the previous loop (pid %s) is being stopped", worker.pid)
-                return
-        except RuntimeError:  # pragma: no cover - closed meanwhile
-            pass
-        # That loop no longer runs: its futures can never be completed or
-        # awaited, and its tasks never resume.  Drop them, saying so, and stop
-        # the process (reaping it is up to that loop's child watcher).
-        dropped = 0
-        for rid, (owner, _) in list(shared.pending.items()):
-            if owner is worker:
-                del shared.pending[rid]
-                dropped += 1
-        for rid, state in list(shared.streams.items()):
-            if state.worker is worker:
-                del shared.streams[rid]
-                dropped += 1
+        if worker.loop.is_running():
+            worker.loop.call_soon_threadsafe(worker.close_stdin)
+            return
         worker.gone = True
+        for rid in [rid for rid, (owner, _) in shared.pending.items() if owner is worker]:
+            del shared.pending[rid]
+        for rid in [rid for rid, state in shared.streams.items() if state.worker is worker]:
+            del shared.streams[rid]
         if worker.proc.returncode is None:
             try:
                 os.kill(worker.pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
-        logger.warning(
-            "event loop changed; the worker of the previous, stopped loop (pid %s) was terminated%s",
-            worker.pid,
-            f" and its {dropped} unanswered request(s) dropped" if dropped else "",
-        )
+        logger.warning("the event loop of worker %s stopped without ending it; it was terminated", worker.pid)
 
     async def _start_worker(self, loop: asyncio.AbstractEventLoop) -> _Worker:
         path = find_worker_binary(self._worker_path)
