@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .client import ChatStream, WorkerClient
 from .errors import WorkerError
+from .results import ModelInfo, ProbeResult
 
 __all__ = [
     "WorkerProvider",
@@ -376,7 +377,7 @@ class WorkerProvider:
     def model(self) -> str:
         if self._model:
             return self._model
-        effective = self._client.effective_config or {}
+        effective: Mapping[str, Any] = self._client.effective_config or {}
         return str(effective.get("model") or "")
 
     @property
@@ -513,7 +514,7 @@ class WorkerProvider:
         """
         try:
             await self._ready()
-            return await self._client.warm(timeout=timeout)
+            return dict(await self._client.warm(timeout=timeout))
         except WorkerError as exc:
             logger.debug("warm failed: %r", exc)
             error = {"code": exc.code, "kind": exc.kind, "message": str(exc), "status": exc.status}
@@ -562,13 +563,13 @@ class WorkerProvider:
         }
 
     # ------------------------------------------------------------------ extras
-    async def list_models(self, *, supports_tools: bool | None = None, refresh: bool | None = None) -> list[dict[str, Any]]:
+    async def list_models(self, *, supports_tools: bool | None = None, refresh: bool | None = None) -> list[ModelInfo]:
         """The provider's models (for a settings page's model picker)."""
         await self._ready()
         result = await self._client.list_models(supports_tools=supports_tools, refresh=refresh)
         return list(result.get("models") or [])
 
-    async def probe(self) -> dict[str, Any]:
+    async def probe(self) -> ProbeResult:
         """End-to-end test of this configuration (models, chat, stream, tools)."""
         await self._ready()
         return await self._client.probe(self._worker_config)
