@@ -544,20 +544,47 @@ def make_side(kind: str, binary: Path, base_url: str):
 # Scenarios
 # =====================================================================================================
 
-async def round_robin(sides: list, warmup: int, repeats: int, measure) -> dict[str, list[float]]:
-    """Runs `measure(side)` for each side in turn, `warmup` discarded rounds then `repeats` kept ones."""
+# A measurement of one column taking longer than this is a failure of that column, not a wait without end.
+MEASURE_LIMIT_S = 300.0
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why a column failed."""
+    if isinstance(exc, (asyncio.TimeoutError, subprocess.TimeoutExpired)):
+        return "no result within the benchmark's time limit"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+async def round_robin(sides: list, warmup: int, repeats: int, measure,
+                      failed: dict[str, str] | None = None) -> dict[str, list[float]]:
+    """Runs `measure(side)` for each side in turn, `warmup` discarded rounds then `repeats` kept ones.
+
+    With `failed`, a side whose measurement fails (or outlasts MEASURE_LIMIT_S) is left out of the remaining
+    rounds, its reason recorded there under its name, and the other sides go on; without it, the failure is
+    raised."""
     samples: dict[str, list[float]] = {side.name: [] for side in sides}
     for round_number in range(warmup + repeats):
         order = sides if round_number % 2 == 0 else list(reversed(sides))
         for side in order:
+            if side.name in failed:
+                continue
             gc.collect()
-            value = await measure(side)
+            try:
+                value = await asyncio.wait_for(measure(side), MEASURE_LIMIT_S)
+            except Exception as exc:
+                if failed is None:
+                    raise
+                failed[side.name] = failure_reason(exc)
+                log(f"{side.name} failed: {failed[side.name]}; the other columns go on")
+                samples[side.name] = []
+                continue
             if round_number >= warmup:
                 samples[side.name].append(value)
     return samples
 
 
-async def scenario_ttft(sides, cfg) -> dict[str, list[float]]:
+async def scenario_ttft(sides, cfg, failed: dict[str, str]) -> dict[str, list[float]]:
     spec = make_spec(n=20, size=5)
 
     async def measure(side) -> float:
@@ -566,10 +593,10 @@ async def scenario_ttft(sides, cfg) -> dict[str, list[float]]:
         await side.stream(spec, lambda text: first.append(now_ns()) if not first else None)
         return ms(first[0] - t0)
 
-    return await round_robin(sides, cfg.warmup, cfg.repeats_ttft, measure)
+    return await round_robin(sides, cfg.warmup, cfg.repeats_ttft, measure, failed)
 
 
-async def scenario_throughput(sides, cfg, mode: str) -> dict[str, list[float]]:
+async def scenario_throughput(sides, cfg, mode: str, failed: dict[str, str]) -> dict[str, list[float]]:
     spec = make_spec(n=cfg.deltas, size=cfg.delta_size, mode=mode)
     expected = sum(len(delta_text(i, cfg.delta_size)) for i in range(cfg.deltas))
 
@@ -586,10 +613,10 @@ async def scenario_throughput(sides, cfg, mode: str) -> dict[str, list[float]]:
             raise RuntimeError(f"{side.name} received {received[0]} characters of {expected}")
         return elapsed
 
-    return await round_robin(sides, cfg.warmup, cfg.repeats_throughput, measure)
+    return await round_robin(sides, cfg.warmup, cfg.repeats_throughput, measure, failed)
 
 
-async def scenario_cancel(sides, cfg, upstream: UpstreamProcess) -> dict[str, list[float]]:
+async def scenario_cancel(sides, cfg, upstream: UpstreamProcess, failed: dict[str, str]) -> dict[str, list[float]]:
     async def measure(side) -> float:
         tag = uuid.uuid4().hex[:12]
         spec = make_spec(n=2000, size=5, interval=10, tag=tag)
@@ -605,7 +632,7 @@ async def scenario_cancel(sides, cfg, upstream: UpstreamProcess) -> dict[str, li
         await asyncio.sleep(0.02)  # let the cancelled request's answer arrive before the next round
         return ms(record["t_closed"] - t_cancel[0])
 
-    return await round_robin(sides, cfg.warmup, cfg.repeats_cancel, measure)
+    return await round_robin(sides, cfg.warmup, cfg.repeats_cancel, measure, failed)
 
 
 async def scenario_reconnect(worker, cfg) -> dict[str, list[float]]:
@@ -755,10 +782,20 @@ async def child_memory(side, params: dict[str, Any]) -> dict[str, Any]:
 def run_child(kind: str, task: str, binary: Path, base_url: str, params: dict[str, Any]) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--task", task, "--binary", str(binary),
                "--base-url", base_url, "--params", json.dumps(params)]
-    result = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=MEASURE_LIMIT_S * 2)
     if result.returncode != 0:
-        raise RuntimeError(f"child {kind}/{task} failed with status {result.returncode}")
+        last = [line for line in result.stderr.splitlines() if line.strip()][-1:] or [f"status {result.returncode}"]
+        raise RuntimeError(last[0].strip())
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure_child(results: dict[str, Any], task: str, kind: str, binary: Path, base_url: str, params: dict[str, Any]) -> None:
+    """One column of a child-process scenario; a failure is recorded with its reason and the next column runs."""
+    try:
+        results[task][kind] = run_child(kind, task, binary, base_url, params)
+    except Exception as exc:
+        results["failed"].setdefault(task, {})[kind] = failure_reason(exc)
+        log(f"{kind} failed: {failure_reason(exc)}; the other columns go on")
 
 
 def child_main(kind: str, task: str, binary: Path, base_url: str, params: dict[str, Any]) -> None:
@@ -786,13 +823,18 @@ class Row:
         self.target, self.met, self.ratio_sdk, self.ratio_floor = target, met, ratio_sdk, ratio_floor
         self.samples = samples or {}
         self.note = note
+        self.failed: dict[str, str] = {}  # column -> why it has no value
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "scenario": self.label, "unit": self.unit, "worker": self.values.get("worker"),
                 "openai": self.values.get("openai"), "aiohttp": self.values.get("aiohttp"),
                 "worker_vs_openai": self.ratio_sdk, "worker_vs_aiohttp": self.ratio_floor,
-                "target": self.target, "met": self.met, "note": self.note,
+                "target": self.target, "met": self.met, "note": self.note, "failed": self.failed,
                 "samples": {k: [round(v, 4) for v in vs] for k, vs in self.samples.items()}}
+
+
+COLUMN_NAMES = {"worker": "worker", "openai": "openai SDK", "aiohttp": "aiohttp"}
+COLUMN_LABELS = {**{kind: f"{name} column" for kind, name in COLUMN_NAMES.items()}, "all": "every column"}
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -817,9 +859,11 @@ def render(rows: list[Row], meta: dict[str, Any]) -> str:
     header = ["scenario", "unit", "worker", "openai SDK", "aiohttp", "SDK/worker", "worker/aiohttp", "target", "met"]
     table = [header]
     for row in rows:
+        if row.key.startswith("failed_"):
+            continue  # said below the table, with its reason
         met = "—" if row.met is None else ("yes" if row.met else "NO")
-        table.append([row.label, row.unit, fmt(row.values.get("worker"), row.unit), fmt(row.values.get("openai"), row.unit),
-                      fmt(row.values.get("aiohttp"), row.unit), fmt_ratio(row.ratio_sdk), fmt_ratio(row.ratio_floor),
+        cells = ["failed" if kind in row.failed or "all" in row.failed else fmt(row.values.get(kind), row.unit) for kind in COLUMN_NAMES]
+        table.append([row.label, row.unit, *cells, fmt_ratio(row.ratio_sdk), fmt_ratio(row.ratio_floor),
                       row.target or "—", met])
     notes = [f"- {row.label}: {row.note}" for row in rows if row.note]
     out = markdown_table(table)
@@ -842,7 +886,26 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def below(value: float | None, limit: float) -> bool | None:
+    """Whether a measured value is under its target; None when it was not measured (its column failed)."""
+    return None if value is None else value < limit
+
+
 def build_rows(results: dict[str, Any], cfg) -> list[Row]:
+    rows = scenario_rows(results, cfg)
+    failed: dict[str, dict[str, str]] = results.get("failed", {})
+    for row in rows:
+        for scenario, columns in failed.items():
+            if row.key == scenario or row.key.startswith(scenario.replace("concurrency", "c256") + "_"):
+                row.failed.update(columns)
+    for scenario, columns in failed.items():
+        for kind, reason in columns.items():
+            rows.append(Row(f"failed_{scenario}_{kind}", f"{scenario}: {COLUMN_LABELS.get(kind, kind)} failed", "",
+                            {}, note=reason))
+    return rows
+
+
+def scenario_rows(results: dict[str, Any], cfg) -> list[Row]:
     rows: list[Row] = []
     med = lambda samples: {k: median(v) for k, v in samples.items() if v}  # noqa: E731
 
@@ -850,7 +913,7 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
         s = results["startup"]
         m = med(s)
         r = ratio(m.get("openai"), m.get("worker"))
-        met = m["worker"] < 20 and (r is None or r >= 25)
+        met = below(m.get("worker"), 20) and (r is None or r >= 25)
         rows.append(Row("startup", "start-up: spawn → first ping answered (SDK: python -c 'import openai')", "ms", m,
                         target="≥25× faster than import openai; <20 ms", met=met, ratio_sdk=r,
                         ratio_floor=ratio(m.get("worker"), m.get("aiohttp")), samples=s,
@@ -858,19 +921,19 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
     if "ttft" in results:
         s = results["ttft"]
         m = med(s)
-        gap = m["worker"] - m["aiohttp"] if "aiohttp" in m else None
-        met = (m.get("openai") is None or m["worker"] <= m["openai"]) and (gap is None or gap <= 0.3)
+        gap = m["worker"] - m["aiohttp"] if "aiohttp" in m and "worker" in m else None
+        met = (m.get("openai") is None or below(m.get("worker"), m["openai"] + 1e-9)) and (gap is None or gap <= 0.3)
         rows.append(Row("ttft", "time to first token (instant server)", "ms", m,
                         target="≤ openai SDK; ≤ aiohttp + 0.3 ms", met=met, ratio_sdk=ratio(m.get("openai"), m.get("worker")),
-                        ratio_floor=ratio(m["worker"], m.get("aiohttp")), samples=s,
-                        note=None if gap is None else f"worker − aiohttp = {gap:+.2f} ms"))
+                        ratio_floor=ratio(m.get("worker"), m.get("aiohttp")), samples=s,
+                        note="" if gap is None else f"worker − aiohttp = {gap:+.2f} ms"))
     for key in ("throughput", "throughput_other"):
         if key not in results:
             continue
         s = results[key]
         m = med(s)
-        r_sdk = ratio(m.get("openai"), m["worker"])
-        r_floor = ratio(m["worker"], m.get("aiohttp"))
+        r_sdk = ratio(m.get("openai"), m.get("worker"))
+        r_floor = ratio(m.get("worker"), m.get("aiohttp"))
         met = (r_sdk is None or r_sdk >= 8) and (r_floor is None or r_floor <= 1.3)
         mode = results[key + "_mode"]
         note = (f"server alone (raw socket reading the whole answer, no parsing): {results[key + '_server_floor_ms']:.2f} ms; "
@@ -898,15 +961,15 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
         for phase, label in (("paced", "paced"), ("instant", "instant burst")):
             peak = {k: (v / 1024 if v else None) for k, v in get(f"peak_rss_{phase}_kib").items()}
             rows.append(Row(f"c256_peak_rss_{phase}", f"{cfg.streams} streams, {label}: peak RSS of the worker (Python columns: the client process)",
-                            "MB", peak, target="worker < 80 MB", met=peak["worker"] < 80,
+                            "MB", peak, target="worker < 80 MB", met=below(peak.get("worker"), 80),
                             ratio_sdk=ratio(peak.get("openai"), peak.get("worker")),
                             ratio_floor=ratio(peak.get("worker"), peak.get("aiohttp"))))
     if "cancel" in results:
         s = results["cancel"]
         m = med(s)
         rows.append(Row("cancel", "cancel → upstream connection closed (at the server), p50", "ms", m,
-                        target="< 10 ms", met=m["worker"] < 10, ratio_sdk=ratio(m.get("openai"), m["worker"]),
-                        ratio_floor=ratio(m["worker"], m.get("aiohttp")), samples=s,
+                        target="< 10 ms", met=below(m.get("worker"), 10), ratio_sdk=ratio(m.get("openai"), m.get("worker")),
+                        ratio_floor=ratio(m.get("worker"), m.get("aiohttp")), samples=s,
                         note="SDK: AsyncStream.close(); aiohttp: response.close()"))
     if "reconnect" in results:
         m = {key: median(values) for key, values in results["reconnect"].items()}
@@ -930,10 +993,10 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
         rows.append(Row("idle_rss", "idle RSS after start-up and one request", "MB", idle,
                         ratio_sdk=ratio(idle.get("openai"), idle.get("worker")),
                         ratio_floor=ratio(idle.get("worker"), idle.get("aiohttp"))))
-        growth = final["worker"] - warm["worker"]
+        growth = final["worker"] - warm["worker"] if "worker" in final else None
         rows.append(Row("rss_after", f"RSS after {cfg.mem_requests:,} streamed requests", "MB", final,
                         target=f"no growth (≤ {cfg.mem_growth_mb:g} MB over RSS after the first {cfg.mem_warm:,})",
-                        met=growth <= cfg.mem_growth_mb, ratio_sdk=ratio(final.get("openai"), final.get("worker")),
+                        met=below(growth, cfg.mem_growth_mb + 1e-9), ratio_sdk=ratio(final.get("openai"), final.get("worker")),
                         ratio_floor=ratio(final.get("worker"), final.get("aiohttp")),
                         note="growth from request {0:,} to {1:,}: ".format(cfg.mem_warm, cfg.mem_requests)
                         + ", ".join(f"{k} {final[k] - warm[k]:+.1f} MB" for k in final)))
@@ -1048,19 +1111,20 @@ def git_commit() -> str:
 
 async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: UpstreamProcess, results: dict[str, Any], only) -> None:
     sides = [make_side(kind, binary, upstream.base_url) for kind in kinds]
+    failed = results["failed"]
     try:
         for side in sides:
             await side.start()
         if only("ttft"):
             log("time to first token")
-            results["ttft"] = await scenario_ttft(sides, cfg)
+            results["ttft"] = await scenario_ttft(sides, cfg, failed.setdefault("ttft", {}))
         if only("throughput"):
             # Two server behaviours: one write per event (a server generating tokens as fast as it can; the
             # issue's scenario) and the whole answer in one write (the server then costs ~1 ms: whatever time
             # is left is the client's own, which shows the server is not what limits the first row).
             for mode, key in ((cfg.mode, "throughput"), ("burst" if cfg.mode == "each" else "each", "throughput_other")):
                 log(f"throughput: {cfg.deltas} deltas, server mode {mode}")
-                results[key] = await scenario_throughput(sides, cfg, mode)
+                results[key] = await scenario_throughput(sides, cfg, mode, failed.setdefault(key, {}))
                 floor = []
                 sends = []
                 for _ in range(cfg.repeats_throughput):
@@ -1073,10 +1137,13 @@ async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: Upstream
                 results[key + "_server_send_ms"] = median(sends)
         if only("cancel"):
             log("cancel latency")
-            results["cancel"] = await scenario_cancel(sides, cfg, upstream)
+            results["cancel"] = await scenario_cancel(sides, cfg, upstream, failed.setdefault("cancel", {}))
         if only("reconnect"):
             log("dropped kept-alive connections, and the CPU a wait for the first token costs (worker only)")
-            results["reconnect"] = await scenario_reconnect(sides[0], cfg)
+            try:
+                results["reconnect"] = await asyncio.wait_for(scenario_reconnect(sides[0], cfg), MEASURE_LIMIT_S)
+            except Exception as exc:
+                failed["reconnect"] = {"worker": failure_reason(exc)}
     finally:
         for side in sides:
             await side.close()
@@ -1100,11 +1167,14 @@ def main(argv: list[str]) -> None:
     meta = {"cores": os.cpu_count(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "python": platform.python_version(), "commit": git_commit(), "platform": platform.platform(),
             "binary": str(binary)}
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"failed": {}}
 
     if only("startup"):
         log("start-up")
-        results["startup"] = measure_startup(binary, sys.executable if comparisons else None, cfg.repeats_startup, cfg.warmup)
+        try:
+            results["startup"] = measure_startup(binary, sys.executable if comparisons else None, cfg.repeats_startup, cfg.warmup)
+        except Exception as exc:
+            results["failed"]["startup"] = {"all": failure_reason(exc)}
     upstream = UpstreamProcess()
     try:
         asyncio.run(run_in_process(cfg, kinds, binary, upstream, results, only))
@@ -1114,13 +1184,13 @@ def main(argv: list[str]) -> None:
                       "repeats": cfg.c_repeats}
             for kind in kinds:
                 log(f"{cfg.streams} concurrent streams: {kind}")
-                results["concurrency"][kind] = run_child(kind, "concurrency", binary, upstream.base_url, params)
+                measure_child(results, "concurrency", kind, binary, upstream.base_url, params)
         if only("memory"):
             results["memory"] = {}
             params = {"requests": cfg.mem_requests, "concurrency": 8, "warm": cfg.mem_warm}
             for kind in kinds:
                 log(f"memory over {cfg.mem_requests} requests: {kind}")
-                results["memory"][kind] = run_child(kind, "memory", binary, upstream.base_url, params)
+                measure_child(results, "memory", kind, binary, upstream.base_url, params)
     finally:
         upstream.close()
 
