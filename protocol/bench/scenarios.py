@@ -47,7 +47,7 @@ async def round_robin(sides: list, warmup: int, repeats: int, measure,
     for round_number in range(warmup + repeats):
         order = sides if round_number % 2 == 0 else list(reversed(sides))
         for side in order:
-            if side.name in failed:
+            if failed is not None and side.name in failed:
                 continue
             gc.collect()
             try:
