@@ -19,7 +19,7 @@ It needs CAAL's source (`CAAL_SRC`, else ../shared/reference/caal/src) and CAAL'
 itself under `CAAL_VENV`, else <repo>/.venv-caal, else protocol/bench/.venv (git-ignored), into which it
 pip-installs CAAL's requirements-llm-node.txt. Where that cannot be done, the rows say why and are
 skipped. The worker is built as bench.py builds it (release, into .build-bench/); its upstream server is
-bench.py's, extended by loop_upstream.py.
+servers.py's, extended by loop_upstream.py.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import bench
-from bench import ROOT, log, median, ms, now_ns
+import report
+import scenarios
+import servers
+from measure import ROOT, VENV, log, median, ms, now_ns
 
 SCRIPT = Path(__file__).resolve()
 CAAL_SRC = Path(os.environ.get("CAAL_SRC") or ROOT.parent / "shared" / "reference" / "caal" / "src")
@@ -78,14 +81,14 @@ def bootstrap() -> str | None:
     venvs = [Path(os.environ["CAAL_VENV"])] if os.environ.get("CAAL_VENV") else []
     python = next((v / "bin" / "python" for v in venvs + [ROOT / ".venv-caal"] if (v / "bin" / "python").exists()), None)
     if python is None:
-        python = bench.VENV / "bin" / "python"
+        python = VENV / "bin" / "python"
         env = dict(os.environ, PYTHONPATH=str(CAAL_SRC))
         try:
             if not python.exists():
-                subprocess.run([sys.executable, "-m", "venv", str(bench.VENV)], check=True)
+                subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
             check = "import " + ", ".join(CAAL_MODULES)
             if subprocess.run([str(python), "-c", check], env=env, stderr=subprocess.DEVNULL).returncode != 0:
-                log(f"pip-installing CAAL's dependencies ({REQUIREMENTS.name}) into {bench.VENV.relative_to(ROOT)} (git-ignored)")
+                log(f"pip-installing CAAL's dependencies ({REQUIREMENTS.name}) into {VENV.relative_to(ROOT)} (git-ignored)")
                 subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-r", str(REQUIREMENTS)],
                                check=True)
         except (subprocess.CalledProcessError, OSError) as exc:
@@ -174,12 +177,12 @@ FIRST_CHUNK_CASES = [
 ]
 
 
-async def scenario_first_chunk(cfg, binary: Path, upstream: bench.UpstreamProcess) -> dict[str, Any]:
+async def scenario_first_chunk(cfg, binary: Path, upstream: servers.UpstreamProcess) -> dict[str, Any]:
     """First chunk − the server's first content token of the answer, per case and loop."""
     results: dict[str, Any] = {}
     for key, label, calls_tool, with_tools in FIRST_CHUNK_CASES:
         log(f"first chunk: {label}")
-        spec = bench.make_spec(n=ANSWER_TOKENS, size=5, first=PACE_MS, interval=PACE_MS, tool="get_weather" if calls_tool else None)
+        spec = servers.make_spec(n=ANSWER_TOKENS, size=5, first=PACE_MS, interval=PACE_MS, tool="get_weather" if calls_tool else None)
         pair = sides(binary, upstream.base_url, spec, with_tools)
         completion: list[float] = []
 
@@ -194,7 +197,7 @@ async def scenario_first_chunk(cfg, binary: Path, upstream: bench.UpstreamProces
         try:
             for side in pair.values():
                 side.provider = side.make_provider()
-            results[key] = await bench.round_robin(list(pair.values()), cfg.warmup, cfg.repeats, measure)
+            results[key] = await scenarios.round_robin(list(pair.values()), cfg.warmup, cfg.repeats, measure)
             results[key + "_completion_ms"] = median(completion)
         finally:
             for side in pair.values():
@@ -202,11 +205,11 @@ async def scenario_first_chunk(cfg, binary: Path, upstream: bench.UpstreamProces
     return results
 
 
-async def scenario_loop_overhead(cfg, binary: Path, upstream: bench.UpstreamProcess) -> list[float]:
+async def scenario_loop_overhead(cfg, binary: Path, upstream: servers.UpstreamProcess) -> list[float]:
     """The streamed loop's own share of its first chunk: from the provider's first piece to the loop's yield (µs)."""
     from caal_llm_worker.provider import StreamedReply
 
-    spec = bench.make_spec(n=3, size=5, first=PACE_MS, interval=PACE_MS)
+    spec = servers.make_spec(n=3, size=5, first=PACE_MS, interval=PACE_MS)
     side = sides(binary, upstream.base_url, spec, with_tools=True)["worker"]
     pieces: list[int] = []
     content = StreamedReply._content
@@ -247,8 +250,8 @@ async def first_turn(side: Side, build: Callable[[], Any], warm: bool, tag: str)
         await side.close()
 
 
-async def scenario_first_turn(cfg, binary: Path, upstream: bench.UpstreamProcess, has_warm: bool) -> dict[str, Any]:
-    spec = bench.make_spec(n=5, size=5, interval=PACE_MS)
+async def scenario_first_turn(cfg, binary: Path, upstream: servers.UpstreamProcess, has_warm: bool) -> dict[str, Any]:
+    spec = servers.make_spec(n=5, size=5, interval=PACE_MS)
     pair = sides(binary, upstream.base_url, spec, with_tools=False)
     caal, worker = pair["caal"], pair["worker"]
     loop = asyncio.get_running_loop()
@@ -292,8 +295,8 @@ async def after_idle(side: Side, warm: bool) -> tuple[float, float]:
     return steady, await timed_turn(side)
 
 
-async def scenario_idle(cfg, binary: Path, idle_upstream: bench.UpstreamProcess, has_warm: bool) -> dict[str, Any]:
-    spec = bench.make_spec(n=5, size=5, interval=PACE_MS)
+async def scenario_idle(cfg, binary: Path, idle_upstream: servers.UpstreamProcess, has_warm: bool) -> dict[str, Any]:
+    spec = servers.make_spec(n=5, size=5, interval=PACE_MS)
     names = ["caal", "worker"] + (["worker_warm"] if has_warm else [])
     samples: dict[str, dict[str, list[float]]] = {"steady": {name: [] for name in names}, "idle": {name: [] for name in names}}
     for number in range(cfg.repeats_slow):
@@ -322,7 +325,7 @@ async def scenario_idle(cfg, binary: Path, idle_upstream: bench.UpstreamProcess,
 # =====================================================================================================
 
 def fmt(value: float | None) -> str:
-    return "—" if value is None else bench.fmt(value, "ms")
+    return "—" if value is None else report.fmt(value, "ms")
 
 
 def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -336,10 +339,10 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
         for key, label, *_ in FIRST_CHUNK_CASES:
             m = {name: median(values) for name, values in chunk[key].items()}
             met = m["worker"] <= 5.0
-            table.append([label, fmt(m["caal"]), fmt(m["worker"]), bench.fmt_ratio(bench.ratio(m["caal"], m["worker"])),
+            table.append([label, fmt(m["caal"]), fmt(m["worker"]), report.fmt_ratio(report.ratio(m["caal"], m["worker"])),
                           "≤ 5 ms", "yes" if met else "NO"])
         out.append("First chunk of a turn, in ms after the server's first content token of the answer (medians)\n")
-        out.append(bench.markdown_table(table))
+        out.append(report.markdown_table(table))
         completion = ", ".join(f"{label}: {fmt(chunk[key + '_completion_ms'])} ms" for key, label, *_ in FIRST_CHUNK_CASES)
         out.append(f"\nthe answer's first to last token at the server — {completion}")
         overhead = chunk.get("loop_overhead_us")
@@ -357,7 +360,7 @@ def render(results: dict[str, Any], meta: dict[str, Any]) -> str:
         for key, label in rows:
             table.append([label] + [fmt(median(results[key].get(name, []))) for name, _ in names])
         out.append("\nFirst chunk of a turn, in ms after the turn started; the server answers at once, 40 ms per token\n")
-        out.append(bench.markdown_table(table))
+        out.append(report.markdown_table(table))
         if results.get("no_warm"):
             out.append(f"\nworker + warm: {results['no_warm']}")
     out.append(f"\nmachine: {meta['cores']} cores, load average {meta['load_before']} before / {meta['load_after']} after; "
@@ -391,8 +394,8 @@ async def run(cfg, binary: Path, only: Callable[[str], bool], results: dict[str,
     has_warm = await worker_has_warm(binary)
     if not has_warm:
         results["no_warm"] = "skipped: this worker has no `warm` method (rpc.discover does not list it)"
-    upstream = bench.UpstreamProcess([str(SCRIPT), "--serve"])
-    idle_upstream = bench.UpstreamProcess([str(SCRIPT), "--serve", "--idle-close", str(SERVER_IDLE_CLOSE_S)])
+    upstream = servers.UpstreamProcess([str(SCRIPT), "--serve"])
+    idle_upstream = servers.UpstreamProcess([str(SCRIPT), "--serve", "--idle-close", str(SERVER_IDLE_CLOSE_S)])
     try:
         if only("first_chunk"):
             results["first_chunk"] = await scenario_first_chunk(cfg, binary, upstream)
@@ -413,7 +416,7 @@ def main(argv: list[str]) -> None:
         from loop_upstream import LoopUpstreamConnection
 
         LoopUpstreamConnection.idle_close_s = cfg.idle_close
-        bench.serve(cfg.port, LoopUpstreamConnection)
+        servers.serve(cfg.port, LoopUpstreamConnection)
         return
     problem = bootstrap()
     started = time.monotonic()

@@ -1,6 +1,6 @@
-"""The upstream of the voice-loop benchmark (caal_loop.py): bench.py's server, plus what a tool loop needs.
+"""The upstream of the voice-loop benchmark (caal_loop.py): servers.py's server, plus what a tool loop needs.
 
-On top of bench.py's `UpstreamConnection` (paced SSE, stats per tag), with the same `model` spec:
+On top of servers.py's `UpstreamConnection` (paced SSE, stats per tag), with the same `model` spec:
   * `tool=NAME`: a request that offers tools (and whose tool_choice is not "none") and has no tool result
     after its last user message is answered with one call of NAME, streamed or not, paced like tokens;
   * a non-streamed answer comes when its stream would have ended (`first` + `interval` per further token),
@@ -17,7 +17,8 @@ import asyncio
 import json
 from typing import Any
 
-import bench
+import measure
+import servers
 
 TOOL_CALL_ID = "call_bench"
 TOOL_ARGUMENTS = '{"city": "Paris"}'
@@ -41,10 +42,10 @@ def wants_tool_call(request: dict[str, Any], spec: dict[str, Any]) -> bool:
 
 
 def _delta_event(delta: dict[str, Any], finish: bytes = b"null") -> bytes:
-    return bench._frame(bench._event(json.dumps(delta, separators=(",", ":")).encode(), finish))
+    return servers._frame(servers._event(json.dumps(delta, separators=(",", ":")).encode(), finish))
 
 
-class LoopUpstreamConnection(bench.UpstreamConnection):
+class LoopUpstreamConnection(servers.UpstreamConnection):
     idle_close_s = 0.0  # set from --idle-close
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -92,12 +93,12 @@ class LoopUpstreamConnection(bench.UpstreamConnection):
 
     def complete_later(self, request: dict[str, Any], spec: dict[str, Any]) -> None:
         """A non-streamed answer, sent when the same answer streamed would have ended."""
-        t = bench.now_ns()
+        t = measure.now_ns()
         if spec["tag"]:
             self.state.stats[spec["tag"]] = {"t_request": t, "t_first": t + int(spec["first"] * 1e6), "t_last": None,
                                              "t_closed": None, "sent": spec["n"], "complete": True}
         delay_ms = spec["first"] + spec["interval"] * (spec["n"] - 1)
-        self.timer = asyncio.get_running_loop().call_later(delay_ms / 1000, bench.UpstreamConnection.answer, self,
+        self.timer = asyncio.get_running_loop().call_later(delay_ms / 1000, servers.UpstreamConnection.answer, self,
                                                            request, dict(spec, interval=0, first=0))
 
     def call_tool(self, request: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -115,10 +116,10 @@ class LoopUpstreamConnection(bench.UpstreamConnection):
         header = {"index": 0, "id": TOOL_CALL_ID, "type": "function", "function": {"name": spec["tool"], "arguments": ""}}
         frames = [_delta_event({"tool_calls": [header]})]
         frames += [_delta_event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in TOOL_PIECES]
-        frames.append(_delta_event({}, b'"tool_calls"') + bench._frame(bench.USAGE_EVENT % (8, 20))
-                      + bench._frame(bench.DONE_EVENT) + b"0\r\n\r\n")
+        frames.append(_delta_event({}, b'"tool_calls"') + servers._frame(servers.USAGE_EVENT % (8, 20))
+                      + servers._frame(servers.DONE_EVENT) + b"0\r\n\r\n")
         self.streaming = True
-        self.transport.write(self.HEAD_OK + bench._frame(bench.ROLE_EVENT))
+        self.transport.write(self.HEAD_OK + servers._frame(servers.ROLE_EVENT))
         self.timer = loop.call_later(spec["first"] / 1000, self.send_frames, frames, spec["interval"])
 
     def send_frames(self, frames: list[bytes], interval_ms: float) -> None:

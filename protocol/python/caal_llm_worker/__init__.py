@@ -35,10 +35,10 @@ from .errors import (
     WorkerNotFound,
     WorkerTimeoutError,
 )
-from .provider import create_provider_from_settings
+from .provider import WorkerProvider, create_provider_from_settings
 
 if TYPE_CHECKING:
-    from .provider import LLMResponse, TokenUsage, ToolCall, WorkerProvider
+    from .provider import LLMResponse, TokenUsage, ToolCall
 
 __version__ = "0.1.0"
 
@@ -73,9 +73,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # WorkerProvider and CAAL's types are resolved on first use, not at import:
-    # CAAL's provider package may import this package while it is being imported.
-    if name in ("WorkerProvider", "LLMResponse", "ToolCall", "TokenUsage"):
+    # CAAL's types are resolved on first use, not at import: CAAL's provider
+    # package may import this package while it is being imported.
+    if name in ("LLMResponse", "ToolCall", "TokenUsage"):
         from . import provider
 
         value = getattr(provider, name)

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from .client import WorkerClient
@@ -72,7 +73,7 @@ def _configuration(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
-def _summary(result: dict[str, Any]) -> str:
+def _summary(result: Mapping[str, Any]) -> str:
     parts = [str(result.get("model") or result.get("provider") or "?")]
     usage = result.get("usage")
     if isinstance(usage, dict):
@@ -96,18 +97,18 @@ async def _run(args: argparse.Namespace, prompt: str | None) -> int:
         if config:
             await client.configure(config)
         if args.list_models:
-            result = await client.list_models(supports_tools=True if args.supports_tools else None)
+            models = await client.list_models(supports_tools=True if args.supports_tools else None)
             if args.json:
-                print(json.dumps(result, indent=2))
+                print(json.dumps(models, indent=2))
             else:
-                for model in result.get("models", []):
+                for model in models.get("models", []):
                     extra = f"  {model['name']}" if model.get("name") and model.get("name") != model["id"] else ""
                     print(f"{model['id']}{extra}")
             return 0
         if args.probe:
-            result = await client.probe()
-            print(json.dumps(result, indent=2))
-            return 0 if result.get("ok") else 1
+            probe = await client.probe()
+            print(json.dumps(probe, indent=2))
+            return 0 if probe.get("ok") else 1
 
         messages: list[dict[str, Any]] = []
         if args.system:
@@ -116,6 +117,7 @@ async def _run(args: argparse.Namespace, prompt: str | None) -> int:
 
         # With --json, stdout carries the result object alone (for jq and scripts); the text is in it.
         text_out = None if args.json else sys.stdout
+        result: Mapping[str, Any]
         if args.no_stream:
             result = await client.chat(messages)
             if args.show_reasoning and result.get("reasoning"):
@@ -138,7 +140,7 @@ async def _run(args: argparse.Namespace, prompt: str | None) -> int:
                         if text_out:
                             text_out.write(delta["content"])
                             text_out.flush()
-            result = stream.result or {}
+            result = stream.result or dict[str, Any]()
             if reasoning_open:
                 sys.stderr.write("\n")
             if text_out:

@@ -29,7 +29,7 @@ import re
 import signal
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any
+from typing import Any, Optional, cast
 
 from ._worker import _read_loop, _release_worker, _retrieve, _Shared, _stderr_loop, _StreamState, _Worker
 from .binary import find_worker_binary
@@ -39,6 +39,16 @@ from .errors import (
     WorkerCrashed,
     WorkerError,
     WorkerTimeoutError,
+)
+from .results import (
+    ChatResult,
+    Configuration,
+    ListModelsResult,
+    PingResult,
+    ProbeResult,
+    ShutdownResult,
+    StreamDelta,
+    WarmResult,
 )
 
 __all__ = ["WorkerClient", "ChatStream", "DEFAULT_READ_LIMIT", "DEFAULT_MAX_LINE_BYTES"]
@@ -87,9 +97,9 @@ class ChatStream:
         return self._state.id
 
     @property
-    def result(self) -> dict[str, Any] | None:
+    def result(self) -> ChatResult | None:
         """The final ChatResult, once the stream has finished successfully."""
-        return self._state.result
+        return cast(Optional[ChatResult], self._state.result)
 
     @property
     def error(self) -> WorkerError | None:
@@ -163,13 +173,13 @@ class ChatStream:
     def __aiter__(self) -> ChatStream:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def __anext__(self) -> StreamDelta:
         if not self._started:
             await self.start()
         state = self._state
         while True:
             if state.deltas:
-                return state.deltas.popleft()
+                return cast(StreamDelta, state.deltas.popleft())
             if state.final:
                 if not self._done:
                     self._done = True
@@ -189,15 +199,16 @@ class ChatStream:
             finally:
                 state.waiter = None
 
-    async def get_result(self) -> dict[str, Any]:
+    async def get_result(self) -> ChatResult:
         """Consume whatever is left and return the final ChatResult (or raise its error)."""
         async for _ in self:
             pass
         if self._state.error is not None:
             raise self._state.error
-        if self._state.result is None:
+        result = self.result
+        if result is None:
             raise WorkerClosed(None, "the stream was closed before it finished", "closed")
-        return self._state.result
+        return result
 
     async def text(self) -> AsyncIterator[str]:
         """Only the non-empty ``content`` pieces, in order (what a TTS should hear).
@@ -260,7 +271,7 @@ class WorkerClient:
         self._active_provider: str | None = None
         if config:
             self._remember_config(dict(config), None)
-        self.effective_config: dict[str, Any] | None = None
+        self.effective_config: Configuration | None = None
 
         self._shared = _Shared()
         self._gen = 0
@@ -367,45 +378,36 @@ class WorkerClient:
         return worker
 
     def _forget_foreign_worker(self, worker: _Worker) -> None:
-        """The worker belongs to another event loop (one not ended by asyncio.run): drop it."""
+        """The worker belongs to an event loop that is not the running one: stop using it.
+
+        asyncio.run() ending needs none of this (it cancels the reader task,
+        which stops the worker).  What remains are two ways a real program
+        leaves a loop with its worker alive, each made safe in a few lines
+        rather than left to hang: the loop still runs in another thread (stop
+        the worker there, where its reader fails its calls), or it was
+        stopped without ending its tasks (run_until_complete then a new
+        loop, as some test runners do), so nothing will ever answer the
+        worker's calls: drop them and end the process.
+        """
         shared = self._shared
         if shared.worker is worker:
             shared.worker = None
         if worker.exit_reason is None:
             worker.exit_reason = "the client was used from another event loop"
-        old_loop = worker.loop
-        try:
-            if old_loop.is_running():
-                # That loop still runs (another thread): stop the worker there,
-                # where its reader reaps it and fails its pending calls.
-                old_loop.call_soon_threadsafe(worker.close_stdin)
-                logger.info("event loop changed; the worker of the previous loop (pid %s) is being stopped", worker.pid)
-                return
-        except RuntimeError:  # pragma: no cover - closed meanwhile
-            pass
-        # That loop no longer runs: its futures can never be completed or
-        # awaited, and its tasks never resume.  Drop them, saying so, and stop
-        # the process (reaping it is up to that loop's child watcher).
-        dropped = 0
-        for rid, (owner, _) in list(shared.pending.items()):
-            if owner is worker:
-                del shared.pending[rid]
-                dropped += 1
-        for rid, state in list(shared.streams.items()):
-            if state.worker is worker:
-                del shared.streams[rid]
-                dropped += 1
+        if worker.loop.is_running():
+            worker.loop.call_soon_threadsafe(worker.close_stdin)
+            return
         worker.gone = True
+        for rid in [rid for rid, (owner, _) in shared.pending.items() if owner is worker]:
+            del shared.pending[rid]
+        for rid in [rid for rid, state in shared.streams.items() if state.worker is worker]:
+            del shared.streams[rid]
         if worker.proc.returncode is None:
             try:
                 os.kill(worker.pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
-        logger.warning(
-            "event loop changed; the worker of the previous, stopped loop (pid %s) was terminated%s",
-            worker.pid,
-            f" and its {dropped} unanswered request(s) dropped" if dropped else "",
-        )
+        logger.warning("the event loop of worker %s stopped without ending it; it was terminated", worker.pid)
 
     async def _start_worker(self, loop: asyncio.AbstractEventLoop) -> _Worker:
         path = find_worker_binary(self._worker_path)
@@ -427,7 +429,7 @@ class WorkerClient:
         logger.debug("started worker %s (pid %s)", path, proc.pid)
         try:
             for params in self._replay_config():
-                self.effective_config = await self._call("configure", params, worker, None)
+                self.effective_config = cast(Configuration, await self._call("configure", params, worker, None))
         except BaseException as exc:
             # A worker that is up but not configured as asked would answer with
             # the wrong provider: stop it (and reap it), so the next call tries
@@ -548,7 +550,7 @@ class WorkerClient:
         worker.write(self._encode(message))
         await worker.drain()
 
-    async def configure(self, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> dict[str, Any]:
+    async def configure(self, params: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Configuration:
         """Set provider settings (partial updates merge); returns the effective config.
 
         The settings are remembered and re-applied to any worker this client
@@ -561,8 +563,8 @@ class WorkerClient:
         result = await self._call("configure", merged, worker, None)
         self._remember_config(merged, result)
         if isinstance(result, dict):
-            self.effective_config = result
-        return result
+            self.effective_config = cast(Configuration, result)
+        return cast(Configuration, result)
 
     @staticmethod
     def _chat_params(
@@ -603,10 +605,10 @@ class WorkerClient:
         extra: dict[str, Any] | None = None,
         timeout: float | None = None,
         **more: Any,
-    ) -> dict[str, Any]:
+    ) -> ChatResult:
         """One non-streaming completion; returns the ChatResult dict."""
         params = self._chat_params(messages, tools, tool_choice, model, temperature, max_tokens, extra, more)
-        return await self.request("chat", params, timeout=timeout)
+        return cast(ChatResult, await self.request("chat", params, timeout=timeout))
 
     def chat_stream(
         self,
@@ -660,7 +662,7 @@ class WorkerClient:
         supports_tools: bool | None = None,
         refresh: bool | None = None,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> ListModelsResult:
         """The provider's models: ``{provider, models: [...], cached}``."""
         params: dict[str, Any] = {}
         if provider is not None:
@@ -669,25 +671,25 @@ class WorkerClient:
             params["supports_tools"] = supports_tools
         if refresh is not None:
             params["refresh"] = refresh
-        return await self.request("listModels", params, timeout=timeout)
+        return cast(ListModelsResult, await self.request("listModels", params, timeout=timeout))
 
-    async def probe(self, params: Mapping[str, Any] | None = None, /, *, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
+    async def probe(self, params: Mapping[str, Any] | None = None, /, *, timeout: float | None = None, **kwargs: Any) -> ProbeResult:
         """Test a configuration end to end (current one plus ``params``) without saving it."""
         merged: dict[str, Any] = dict(params or {})
         merged.update(kwargs)
-        return await self.request("probe", merged, timeout=timeout)
+        return cast(ProbeResult, await self.request("probe", merged, timeout=timeout))
 
-    async def ping(self, *, timeout: float | None = None) -> dict[str, Any]:
+    async def ping(self, *, timeout: float | None = None) -> PingResult:
         """``{ok, version, in_flight}``; starts the worker if needed."""
-        return await self.request("ping", None, timeout=timeout)
+        return cast(PingResult, await self.request("ping", None, timeout=timeout))
 
-    async def warm(self, *, timeout: float | None = None) -> dict[str, Any]:
+    async def warm(self, *, timeout: float | None = None) -> WarmResult:
         """Re-open the upstream connection if the pooled one may have been closed: ``{ok, ms, reused, ...}``.
 
         A failed connection is reported in the result, not raised; a worker
         that has no ``warm`` method answers with a :class:`ProtocolError`.
         """
-        return await self.request("warm", None, timeout=timeout)
+        return cast(WarmResult, await self.request("warm", None, timeout=timeout))
 
     @staticmethod
     def assistant_message(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -725,14 +727,14 @@ class WorkerClient:
         await self.notify("cancel", {"id": request_id})
         return None
 
-    async def shutdown(self, *, timeout: float | None = None) -> dict[str, Any]:
+    async def shutdown(self, *, timeout: float | None = None) -> ShutdownResult:
         """Ask the worker to exit after its in-flight requests; the client stays usable.
 
         The next call after the worker has exited starts a new one.
         """
         worker = await self._ensure_started()
         worker.exit_reason = "the worker was shut down before it answered"
-        return await self._call("shutdown", None, worker, timeout)
+        return cast(ShutdownResult, await self._call("shutdown", None, worker, timeout))
 
 
 def _arguments_text(call: Mapping[str, Any]) -> str:

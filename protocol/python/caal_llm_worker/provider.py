@@ -7,29 +7,33 @@ one changed import::
     # before: from caal.llm.providers import create_provider_from_settings
     from caal_llm_worker.provider import create_provider_from_settings
 
-When ``caal`` is importable the provider subclasses CAAL's ``LLMProvider`` and
-returns CAAL's own ``LLMResponse`` / ``ToolCall`` / ``TokenUsage``; when CAAL is
-not installed at all it uses local dataclasses with identical fields, so the
-same file works inside and outside CAAL (and in this package's tests, which
-have no CAAL).  CAAL's types are looked up on first use, not at import, so
-CAAL's provider package may import this module (see ``_types``).
+When ``caal`` is importable the provider is registered as a (virtual)
+subclass of CAAL's ``LLMProvider`` ABC, so ``isinstance(provider,
+LLMProvider)`` holds, and it returns CAAL's own ``LLMResponse`` / ``ToolCall``
+/ ``TokenUsage``; when CAAL is not installed at all it uses local dataclasses
+with identical fields, so the same file works inside and outside CAAL (and in
+this package's tests, which have no CAAL).  CAAL's types are looked up on
+first use, not at import, so CAAL's provider package may import this module
+(see ``_types``).
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import dataclasses
 import importlib
 import json
 import logging
 import os
-import types
+import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .client import ChatStream, WorkerClient
 from .errors import WorkerError
+from .results import ModelInfo, ProbeResult
 
 __all__ = [
     "WorkerProvider",
@@ -78,25 +82,21 @@ class _LocalLLMResponse:
     usage: Any = None
 
 
-class _LocalLLMProvider:
-    """Stand-in base class when CAAL is not installed (WorkerProvider overrides everything)."""
-
-    @property
-    def supports_think(self) -> bool:
-        return False
-
-
-# CAAL's types are looked up lazily, the first time they are needed (the
-# ``WorkerProvider`` class, the names below, or create_provider_from_settings),
-# not when this module is imported: CAAL's own provider package may import this
-# module while it is itself still being imported, and CAAL's base module is
-# complete only after that.  Only a CAAL that is really absent falls back to
-# the local types; any other import error inside CAAL surfaces.
+# CAAL's types are looked up lazily, the first time they are needed (a
+# WorkerProvider being built, the names below), not when this module is
+# imported: CAAL's own provider package may import this module while it is
+# itself still being imported, and CAAL's base module is complete only after
+# that.  The same reason makes WorkerProvider a virtual subclass of CAAL's
+# LLMProvider (registered with the ABC when the types are resolved) rather
+# than a real one: a class statement needs its base when this module is
+# imported, which may be before CAAL's base exists.  WorkerProvider defines
+# every member of CAAL's interface itself, so it inherits nothing it needs.
+# Only a CAAL that is really absent falls back to the local types; any other
+# import error inside CAAL surfaces.
 _CAAL_BASE_MODULE = "caal.llm.providers.base"
 
 
 class _Types(NamedTuple):
-    base: type
     LLMResponse: type
     ToolCall: type
     TokenUsage: type
@@ -121,18 +121,19 @@ def _types() -> _Types:
         except ModuleNotFoundError as exc:
             if not _caal_is_absent(exc):
                 raise
-            response, tool_call, usage, provider, using = (
-                _LocalLLMResponse, _LocalToolCall, _LocalTokenUsage, _LocalLLMProvider, False
-            )
+            response, tool_call, usage, using = _LocalLLMResponse, _LocalToolCall, _LocalTokenUsage, False
         else:
             try:
                 provider, response, tool_call = base.LLMProvider, base.LLMResponse, base.ToolCall
             except AttributeError as exc:
                 raise ImportError(f"{_CAAL_BASE_MODULE} does not define the provider types: {exc}") from exc
+            if not isinstance(provider, abc.ABCMeta):
+                raise ImportError(f"{_CAAL_BASE_MODULE}.LLMProvider is not an abstract base class")
+            provider.register(WorkerProvider)
             usage = getattr(base, "TokenUsage", _LocalTokenUsage)  # older CAAL without usage tracking
             using = True
         has_usage = any(f.name == "usage" for f in dataclasses.fields(response))
-        _types_cache = _Types(provider, response, tool_call, usage, using, has_usage)
+        _types_cache = _Types(response, tool_call, usage, using, has_usage)
     return _types_cache
 
 
@@ -167,8 +168,12 @@ def _warn_ollama_route(base_url: str, num_ctx: Any = None, think: Any = None) ->
     )
 
 
-class _WorkerProviderImpl:
+class WorkerProvider:
     """CAAL LLM provider that runs every request through ``caal-llm-worker``.
+
+    Implements CAAL's ``LLMProvider`` interface, and is registered as its
+    subclass when CAAL is installed (``isinstance`` and ``issubclass`` hold
+    from the first instance on, or from import when CAAL came first).
 
     Args:
         provider: ``"openai_compatible"``, ``"openrouter"`` or ``"mock"``
@@ -217,6 +222,7 @@ class _WorkerProviderImpl:
         worker_env: Mapping[str, str] | None = None,
         client: WorkerClient | None = None,
     ) -> None:
+        _types()  # CAAL's types, and WorkerProvider registered as CAAL's LLMProvider
         name = (provider or "").lower()
         if name == "ollama":
             # base_url is Ollama's host, as CAAL's OllamaProvider takes it.
@@ -358,6 +364,11 @@ class _WorkerProviderImpl:
 
     # ------------------------------------------------------------ properties
     @property
+    def supports_think(self) -> bool:
+        """No: the worker has no ``think`` switch (CAAL's default for its providers)."""
+        return False
+
+    @property
     def provider_name(self) -> str:
         """The worker's active provider as CAAL spells it, so CAAL's logs read as before."""
         return self._provider
@@ -366,7 +377,7 @@ class _WorkerProviderImpl:
     def model(self) -> str:
         if self._model:
             return self._model
-        effective = self._client.effective_config or {}
+        effective: Mapping[str, Any] = self._client.effective_config or {}
         return str(effective.get("model") or "")
 
     @property
@@ -503,7 +514,7 @@ class _WorkerProviderImpl:
         """
         try:
             await self._ready()
-            return await self._client.warm(timeout=timeout)
+            return dict(await self._client.warm(timeout=timeout))
         except WorkerError as exc:
             logger.debug("warm failed: %r", exc)
             error = {"code": exc.code, "kind": exc.kind, "message": str(exc), "status": exc.status}
@@ -552,13 +563,13 @@ class _WorkerProviderImpl:
         }
 
     # ------------------------------------------------------------------ extras
-    async def list_models(self, *, supports_tools: bool | None = None, refresh: bool | None = None) -> list[dict[str, Any]]:
+    async def list_models(self, *, supports_tools: bool | None = None, refresh: bool | None = None) -> list[ModelInfo]:
         """The provider's models (for a settings page's model picker)."""
         await self._ready()
         result = await self._client.list_models(supports_tools=supports_tools, refresh=refresh)
         return list(result.get("models") or [])
 
-    async def probe(self) -> dict[str, Any]:
+    async def probe(self) -> ProbeResult:
         """End-to-end test of this configuration (models, chat, stream, tools)."""
         await self._ready()
         return await self._client.probe(self._worker_config)
@@ -581,7 +592,7 @@ class StreamedReply:
 
     def __init__(
         self,
-        provider: _WorkerProviderImpl,
+        provider: WorkerProvider,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
         tool_choice: Any,
@@ -626,31 +637,20 @@ def _note_background_start(task: asyncio.Task[None]) -> None:
         logger.debug("starting the worker in the background failed: %r", task.exception())
 
 
-_provider_class: type | None = None
-
-
-def _worker_provider_class() -> type:
-    """``WorkerProvider``: the implementation on top of CAAL's ``LLMProvider`` (or the local stand-in)."""
-    global _provider_class
-    if _provider_class is None:
-        base = _types().base
-
-        def body(namespace: dict[str, Any]) -> None:
-            namespace["__module__"] = __name__
-            namespace["__qualname__"] = "WorkerProvider"
-            namespace["__doc__"] = _WorkerProviderImpl.__doc__
-
-        _provider_class = types.new_class("WorkerProvider", (_WorkerProviderImpl, base), {}, body)
-    return _provider_class
-
-
 def create_provider_from_settings(settings: Mapping[str, Any], **kwargs: Any) -> WorkerProvider:
     """Drop-in for CAAL's function of the same name (see :meth:`WorkerProvider.from_settings`)."""
-    return _worker_provider_class().from_settings(settings, **kwargs)  # type: ignore[no-any-return,attr-defined]
+    return WorkerProvider.from_settings(settings, **kwargs)
+
+
+# CAAL already imported (its base complete): register now, so that issubclass
+# holds before the first instance too.
+_loaded_base = sys.modules.get(_CAAL_BASE_MODULE)
+if _loaded_base is not None and not getattr(getattr(_loaded_base, "__spec__", None), "_initializing", False):
+    _types()
+del _loaded_base
 
 
 if TYPE_CHECKING:
-    WorkerProvider = _WorkerProviderImpl
     LLMResponse = _LocalLLMResponse
     ToolCall = _LocalToolCall
     TokenUsage = _LocalTokenUsage
@@ -659,10 +659,8 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     # PEP 562: the CAAL-dependent names are resolved on first use (see _types).
-    if name == "WorkerProvider":
-        value: Any = _worker_provider_class()
-    elif name in ("LLMResponse", "ToolCall", "TokenUsage"):
-        value = getattr(_types(), name)
+    if name in ("LLMResponse", "ToolCall", "TokenUsage"):
+        value: Any = getattr(_types(), name)
     elif name == "USING_CAAL_TYPES":
         value = _types().using_caal
     else:
@@ -672,4 +670,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"WorkerProvider", "LLMResponse", "ToolCall", "TokenUsage", "USING_CAAL_TYPES"})
+    return sorted(set(globals()) | {"LLMResponse", "ToolCall", "TokenUsage", "USING_CAAL_TYPES"})

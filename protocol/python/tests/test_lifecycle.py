@@ -183,6 +183,46 @@ class LeavingTheLoopTests(unittest.TestCase):
             self.assertNotIn(symptom, done.stderr)
 
 
+def process_ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for a loop that no longer runs to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except OSError:  # pragma: no cover - no /proc
+        return process_gone(pid)
+
+
+class StoppedLoopTests(unittest.TestCase):
+    """A loop left without ending its tasks (run_until_complete, then a new loop): the next loop gets a new worker."""
+
+    def test_a_new_loop_replaces_the_worker_of_a_stopped_one(self) -> None:
+        path, problem = worker_binary()
+        if path is None:
+            self.fail(problem)
+        client = WorkerClient(path, config=MOCK, env=clean_env())
+        first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+        try:
+            with _Records("caal_llm_worker.client") as logs:
+                first.run_until_complete(client.ping())  # left stopped, its reader task pending
+                old_pid = client.pid
+                assert old_pid is not None
+                result = second.run_until_complete(client.chat(USER, extra=mock_extra(text="new loop")))
+                self.assertEqual(result["content"], "new loop")
+                self.assertNotIn(client.pid, (None, old_pid))
+                second.run_until_complete(wait_until(lambda: process_ended(old_pid), f"worker {old_pid} to end"))
+            self.assertTrue(any(f"worker {old_pid} stopped" in m for m in logs.messages(logging.WARNING)), logs.messages())
+        finally:
+            second.run_until_complete(client.close())
+            second.close()
+            leftovers = asyncio.all_tasks(first)  # what the program left behind, ended for a quiet test run
+            for task in leftovers:
+                task.cancel()
+            first.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            first.close()
+
+
 class StartUpTests(WorkerTestCase):
     """Finding 4: cancelling a caller while the worker starts must not kill a healthy worker."""
 
@@ -383,6 +423,8 @@ class CaalTypesTests(unittest.TestCase):
             assert USING_CAAL_TYPES
             assert issubclass(WorkerProvider, LLMProvider)
             provider = WorkerProvider(provider="mock")
+            assert isinstance(provider, LLMProvider)
+            assert provider.supports_think is False
             response = asyncio.run(provider.chat([{"role": "user", "content": "hi"}]))
             assert type(response) is LLMResponse, type(response)
             assert type(response.usage) is TokenUsage, type(response.usage)
@@ -400,8 +442,9 @@ class CaalTypesTests(unittest.TestCase):
                 "caal/llm/providers/base.py": "from caal.llm import name_that_does_not_exist\n" + CAAL_BASE,
             },
             """
+            from caal_llm_worker.provider import WorkerProvider
             try:
-                from caal_llm_worker.provider import WorkerProvider
+                WorkerProvider(provider="mock")  # the first look-up of CAAL's types
             except ImportError as exc:
                 print("raised:", exc)
             else:
