@@ -176,7 +176,7 @@ def scenario_rows(results: dict[str, Any], cfg) -> list[Row]:
                         only_worker("wait_reused_cpu_ms"), target="< 50 ms", met=m["wait_reused_cpu_ms"] < 50))
         rows.append(Row("wait_new_cpu", f"worker CPU while waiting {wait} for a first token, new connection", "ms",
                         only_worker("wait_new_cpu_ms"),
-                        note="Foundation on Linux keeps waking up on a connection it had to wait to write to (README, known limits)"))
+                        note="Foundation on Linux keeps waking up on a connection it had to wait to write to (PROTOCOL.md §9.1)"))
     if "memory" in results:
         mem = results["memory"]
         idle = {k: v["idle_rss_kib"] / 1024 for k, v in mem.items()}
