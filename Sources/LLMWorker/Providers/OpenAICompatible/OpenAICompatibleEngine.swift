@@ -33,9 +33,9 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
-        return try await withRetries(request.settings) { timeouts, attempt in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
-                                    streaming: false, provider: flavor.kind, attempt: attempt)
+        return try await withRetries(request.settings) { attempt in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+                                    streaming: false, provider: flavor.kind, attempt: attempt.number)
             return try await call.run { events in
                 let head = try await call.head(&events)
                 if head.isSuccess, head.contentType.contains("text/event-stream") {
@@ -60,13 +60,12 @@ struct OpenAICompatibleEngine: LLMProvider {
         var streamOptions = await !streamOptionsMemory.rejects(base)
         var warning: String?
         let progress = StreamProgress()
-        try await withRetries(request.settings, progress: progress) { attemptTimeouts, attempt in
-            var timeouts = attemptTimeouts
-            let attemptClock = RequestClock()
+        try await withRetries(request.settings, progress: progress) { attempt in
             while true {
+                // After a refused stream_options the same attempt goes on, with what is left of the request's time.
                 let urlRequest = try builder.build(request, stream: true, streamOptions: streamOptions)
-                let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
-                                        streaming: true, provider: flavor.kind, attempt: attempt)
+                let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+                                        streaming: true, provider: flavor.kind, attempt: attempt.number)
                 let outcome: StreamOutcome = try await call.run { events in
                     let head = try await call.head(&events)
                     guard head.isSuccess else {
@@ -99,12 +98,10 @@ struct OpenAICompatibleEngine: LLMProvider {
                 case .finished:
                     return
                 case .retryWithoutStreamOptions:
-                    // The same attempt goes on: what the refused request took comes out of its time budget.
-                    timeouts.total = max(0.001, attemptTimeouts.total - attemptClock.elapsedMs / 1000)
                     streamOptions = false
                     await streamOptionsMemory.remember(base)
                     warning = "The server rejected stream_options, so the stream was requested without it: usage may be missing."
-                    logger.debugForCurrentRequest("attempt \(attempt): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
+                    logger.debugForCurrentRequest("attempt \(attempt.number): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
                 }
             }
         }
@@ -117,9 +114,9 @@ struct OpenAICompatibleEngine: LLMProvider {
         var urlRequest = URLRequest(url: flavor.modelsURL(base: base, query: query))
         urlRequest.httpMethod = "GET"
         builder.applyHeaders(to: &urlRequest, settings: settings, accept: "application/json")
-        return try await withRetries(settings) { timeouts, attempt in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts, streaming: false, provider: flavor.kind,
-                                    attempt: attempt)
+        return try await withRetries(settings) { attempt in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts, streaming: false,
+                                    provider: flavor.kind, attempt: attempt.number)
             return try await call.run { events in
                 let head = try await call.head(&events)
                 let body = try await call.body(&events)
@@ -157,62 +154,53 @@ struct OpenAICompatibleEngine: LLMProvider {
         return wire.completionChunk
     }
 
-    /// Tries `operation` (given the attempt's limits and number) until it succeeds, fails for good, or the retry budget
-    /// is spent; logs each retry (at `debug`) and
-    /// says in the final error how many attempts were made.
-    /// `timeout_s` bounds the whole request, retries and waits included: each attempt gets what is left of it.
+    /// Tries `operation` until it succeeds or `RetryPolicy` says to stop; logs each retry (at `debug`), and says in the
+    /// final error how many attempts were made when that is worth saying.
     private func withRetries<T: Sendable>(_ settings: ResolvedSettings, progress: StreamProgress? = nil,
-                                          _ operation: (Timeouts, Int) async throws -> T) async throws -> T {
-        let policy = RetryPolicy(settings: settings.retry)
+                                          _ operation: (RetryPolicy.Attempt) async throws -> T) async throws -> T {
+        let policy = RetryPolicy(settings.retry, timeouts: settings.timeouts)
         let clock = RequestClock()
         await warmer.waitForPreOpen(of: settings.baseURL)
         try Task.checkCancellation()
-        var attempt = 0
-        var resentUnanswered = false
+        var attempt = 1
+        var resent = false
         while true {
-            attempt += 1
-            var timeouts = settings.timeouts
-            timeouts.total = max(0.001, settings.timeouts.total - clock.elapsedMs / 1000)
             do {
-                return try await operation(timeouts, attempt)
+                return try await operation(RetryPolicy.Attempt(number: attempt, policy: policy, clock: clock))
             } catch {
-                var failure: ProviderError
-                var connectionFailure = false
-                var unanswered = false
-                switch error {
-                case let aware as ConnectionAwareError:
-                    failure = aware.error
-                    connectionFailure = aware.isConnectionFailure
-                    unanswered = aware.unanswered
-                case let provided as ProviderError:
-                    failure = provided
-                case let answer as AnswerError:
-                    throw answer.error
-                default:
-                    throw error
-                }
+                var (failure, origin) = try Self.classify(error)
                 let started = await progress?.delivered ?? false
-                if unanswered, !started, !resentUnanswered {
-                    // A kept-alive connection that died under the request: the same attempt goes out again at once.
-                    resentUnanswered = true
-                    attempt -= 1
-                    logger.debugForCurrentRequest("attempt \(attempt + 1): \(failure.message) The request is sent again on a new connection.")
-                    continue
-                }
-                var decision = policy.decide(failure, attempt: attempt, answerStarted: started, connectionFailure: connectionFailure)
-                if case .retry(let wait) = decision, clock.elapsedMs / 1000 + wait >= settings.timeouts.total { decision = .fail }
-                switch decision {
+                switch policy.decide(failure, origin: origin, attempt: attempt, answerStarted: started,
+                                     alreadyResent: resent, elapsedSeconds: clock.elapsedMs / 1000) {
+                case .resendNow:
+                    resent = true
+                    logger.debugForCurrentRequest("attempt \(attempt): \(failure.message) The request is sent again on a new connection.")
                 case .retry(let wait):
                     logger.debugForCurrentRequest(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
                     try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: wait))
-                case .fail:
-                    if attempt > 1 {
-                        failure.attempts = attempt
-                        failure.message += " Gave up after \(attempt) attempts."
+                    attempt += 1
+                case .fail(let attempts):
+                    if let attempts {
+                        failure.attempts = attempts
+                        failure.message += " Gave up after \(attempts) attempts."
                     }
                     throw failure
                 }
             }
+        }
+    }
+
+    /// A failed attempt's error and where it failed; anything that is not a provider failure (a cancellation) goes on as it is.
+    private static func classify(_ error: Error) throws -> (ProviderError, FailureOrigin) {
+        switch error {
+        case let aware as ConnectionAwareError:
+            return (aware.error, aware.unanswered ? .unanswered : aware.isConnectionFailure ? .connection : .server)
+        case let provided as ProviderError:
+            return (provided, .server)
+        case let answer as AnswerError:
+            return (answer.error, .answer)
+        default:
+            throw error
         }
     }
 
