@@ -8,7 +8,7 @@ final class RetryPolicyTests: XCTestCase {
 
     private func decide(_ error: ProviderError, _ origin: FailureOrigin = .server, attempt: Int = 1, started: Bool = false,
                         resent: Bool = false, elapsed: Double = 0) -> RetryPolicy.Decision {
-        policy.decide(error, origin: origin, attempt: attempt, answerStarted: started, alreadyResent: resent, elapsedSeconds: elapsed)
+        policy.decide(error.withOrigin(origin), attempt: attempt, answerStarted: started, alreadyResent: resent, elapsedSeconds: elapsed)
     }
 
     private func status(_ code: Int, retryAfter: Double? = nil) -> ProviderError {

@@ -1,18 +1,5 @@
 import Foundation
 
-/// Where a failed attempt failed, which decides whether sending the request again can help.
-enum FailureOrigin: Sendable, Equatable {
-    /// The server was reached: its HTTP status (or a timeout after connecting) says whether to try again.
-    case server
-    /// The server was never reached (refused, reset, lost, connect timeout): retried like the SDKs retry connection errors.
-    case connection
-    /// The request went out on a kept-alive connection that closed before any byte of the response: the server never
-    /// answered, so the same request can go out again at once, on a new connection.
-    case unanswered
-    /// The server's answer itself is an error (inside a 2xx body or a stream): it did take the request, so this is final.
-    case answer
-}
-
 /// When to try a failed request again, as the official OpenAI SDKs do: connection failures, 408, 409, 429 and
 /// 5xx, with exponential backoff and jitter, honouring Retry-After up to `maxRetryWait`. Never once the client
 /// has been sent part of the answer (a repeated sentence is worse than an error), and never past `timeout_s`,
@@ -55,12 +42,13 @@ struct RetryPolicy: Sendable {
     }
 
     /// - Parameters:
+    ///   - error: how the attempt failed, and where (`origin`).
     ///   - attempt: how many attempts were made so far (1 after the first); a resend does not count as one.
     ///   - answerStarted: part of the answer has reached the client.
     ///   - alreadyResent: this request was already resent at once after going unanswered.
     ///   - elapsedSeconds: how long the request has taken so far.
-    func decide(_ error: ProviderError, origin: FailureOrigin, attempt: Int, answerStarted: Bool,
-                alreadyResent: Bool, elapsedSeconds: Double) -> Decision {
+    func decide(_ error: ProviderError, attempt: Int, answerStarted: Bool, alreadyResent: Bool, elapsedSeconds: Double) -> Decision {
+        let origin = error.origin
         let fail = Decision.fail(reportingAttempts: attempt > 1 && origin != .answer ? attempt : nil)
         guard origin != .answer, !answerStarted else { return fail }
         if origin == .unanswered, !alreadyResent { return .resendNow }

@@ -148,7 +148,7 @@ struct OpenAICompatibleEngine: LLMProvider {
     private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
         guard SSEChunkReader.isValidUTF8(body), let wire = try? WireChunk(parsing: body) else { throw mapStatus(head, body) }
         if wire.mayCarryError, let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: flavor.dialect, provider: flavor.kind) {
-            throw AnswerError(error: error)
+            throw error.withOrigin(.answer)
         }
         guard wire.answer != nil else { throw mapStatus(head, body) }
         return wire.completionChunk
@@ -168,9 +168,9 @@ struct OpenAICompatibleEngine: LLMProvider {
             do {
                 return try await operation(RetryPolicy.Attempt(number: attempt, policy: policy, clock: clock))
             } catch {
-                var (failure, origin) = try Self.classify(error)
+                guard var failure = error as? ProviderError else { throw error }
                 let started = await progress?.delivered ?? false
-                switch policy.decide(failure, origin: origin, attempt: attempt, answerStarted: started,
+                switch policy.decide(failure, attempt: attempt, answerStarted: started,
                                      alreadyResent: resent, elapsedSeconds: clock.elapsedMs / 1000) {
                 case .resendNow:
                     resent = true
@@ -187,20 +187,6 @@ struct OpenAICompatibleEngine: LLMProvider {
                     throw failure
                 }
             }
-        }
-    }
-
-    /// A failed attempt's error and where it failed; anything that is not a provider failure (a cancellation) goes on as it is.
-    private static func classify(_ error: Error) throws -> (ProviderError, FailureOrigin) {
-        switch error {
-        case let aware as ConnectionAwareError:
-            return (aware.error, aware.unanswered ? .unanswered : aware.isConnectionFailure ? .connection : .server)
-        case let provided as ProviderError:
-            return (provided, .server)
-        case let answer as AnswerError:
-            return (answer.error, .answer)
-        default:
-            throw error
         }
     }
 
