@@ -38,6 +38,17 @@ public struct ProviderError: Error, Sendable, Equatable {
         ProviderError(.cancelled, "Request cancelled")
     }
 
+    /// Any failure of a provider call as a provider error, naming `provider` when it names none: the one place a
+    /// cancellation becomes kind `cancelled`, and what no provider expected becomes `upstream_error`.
+    init(_ error: any Error, provider: ProviderKind?) {
+        switch error {
+        case let failure as ProviderError: self = failure
+        case is CancellationError: self = .cancelled()
+        default: self = ProviderError(.upstreamError, "Unexpected failure: \(error)")
+        }
+        if self.provider == nil { self.provider = provider?.rawValue }
+    }
+
     public var rpcError: RPCError {
         var data: [String: JSONValue] = [
             "kind": .string(kind.rawValue),

@@ -204,12 +204,12 @@ final class Dispatcher: Sendable {
         switch error {
         case let error as RPCError: return error
         case let error as InvalidParams: return error.rpcError
-        case var error as ProviderError:
+        case is ProviderError, is CancellationError:
+            var error = ProviderError(error, provider: nil)
             // A server may echo the key back in its error text: neither copy of that text may carry it.
             error.message = services.redactor.scrub(error.message)
             error.upstreamMessage = error.upstreamMessage.map(services.redactor.scrub)
             return error.rpcError
-        case is CancellationError: return ProviderError.cancelled().rpcError
         default:
             services.logger.error("internal error: \(error)")
             return .internalError(services.redactor.scrub(String(describing: error)))

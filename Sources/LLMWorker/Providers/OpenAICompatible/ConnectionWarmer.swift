@@ -95,7 +95,7 @@ final class ConnectionWarmer: @unchecked Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            report.error = ProbeReport.CheckError(ChatRunner.providerError(error, provider: flavor.kind))
+            report.error = ProbeReport.CheckError(ProviderError(error, provider: flavor.kind))
             report.ms = clock.elapsedMs
         }
         return report
