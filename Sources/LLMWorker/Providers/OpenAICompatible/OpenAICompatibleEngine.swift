@@ -57,53 +57,52 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     func stream(_ request: ProviderRequest, deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws {
         let base = request.settings.baseURL ?? ""
-        var streamOptions = await !streamOptionsMemory.rejects(base)
-        var warning: String?
+        var options = await streamOptionsMemory.rejects(base) ? StreamOptions.omitted : .sent
         let progress = StreamProgress()
         try await withRetries(request.settings, progress: progress) { attempt in
-            while true {
-                // After a refused stream_options the same attempt goes on, with what is left of the request's time.
-                let urlRequest = try builder.build(request, stream: true, streamOptions: streamOptions)
-                let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
-                                        streaming: true, provider: flavor.kind, attempt: attempt.number)
-                let outcome: StreamOutcome = try await call.run { events in
-                    let head = try await call.head(&events)
-                    guard head.isSuccess else {
-                        let body = try await call.body(&events, limit: 1 << 20)
-                        if streamOptions, head.status == 400, Self.mentionsStreamOptions(body) { return .retryWithoutStreamOptions }
-                        throw mapStatus(head, body)
-                    }
-                    if head.contentType.contains("application/json") {
-                        // The server answered the stream with one JSON body (an error, or a whole completion).
-                        var chunk = try decodeCompletion(head, try await call.body(&events))
-                        if let warning { chunk.warnings.append(warning) }
-                        await progress.markDelivered()
-                        try await deliver([chunk])
-                        return .finished
-                    }
-                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
-                    var first = true
-                    try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
-                        var chunks = chunks
-                        if first, let warning, !chunks.isEmpty {
-                            chunks[0].warnings.append(warning)
-                            first = false
-                        }
-                        if chunks.contains(where: \.hasDelta) { await progress.markDelivered() }
-                        try await deliver(chunks)
-                    }
-                    return .finished
-                }
-                switch outcome {
-                case .finished:
-                    return
-                case .retryWithoutStreamOptions:
-                    streamOptions = false
-                    await streamOptionsMemory.remember(base)
-                    warning = "The server rejected stream_options, so the stream was requested without it: usage may be missing."
-                    logger.debugForCurrentRequest("attempt \(attempt.number): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
-                }
+            guard try await streamOnce(request, options, attempt: attempt, progress: progress, deliver: deliver) == .refusedStreamOptions
+            else { return }
+            // The same attempt goes on without them, with what is left of the request's time; so do its retries.
+            options = .refused
+            await streamOptionsMemory.remember(base)
+            logger.debugForCurrentRequest("attempt \(attempt.number): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
+            _ = try await streamOnce(request, options, attempt: attempt, progress: progress, deliver: deliver)
+        }
+    }
+
+    /// One stream request, read to its end; `.refusedStreamOptions` when the server refused the `stream_options` it was sent.
+    private func streamOnce(_ request: ProviderRequest, _ options: StreamOptions, attempt: RetryPolicy.Attempt, progress: StreamProgress,
+                            deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws -> StreamOutcome {
+        let urlRequest = try builder.build(request, stream: true, streamOptions: options.send)
+        let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+                                streaming: true, provider: flavor.kind, attempt: attempt.number)
+        return try await call.run { events in
+            let head = try await call.head(&events)
+            guard head.isSuccess else {
+                let body = try await call.body(&events, limit: 1 << 20)
+                if options.send, head.status == 400, Self.mentionsStreamOptions(body) { return .refusedStreamOptions }
+                throw mapStatus(head, body)
             }
+            if head.contentType.contains("application/json") {
+                // The server answered the stream with one JSON body (an error, or a whole completion).
+                var chunk = try decodeCompletion(head, try await call.body(&events))
+                if let warning = options.warning { chunk.warnings.append(warning) }
+                await progress.markDelivered()
+                try await deliver([chunk])
+                return .finished
+            }
+            var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
+            var first = true
+            try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
+                var chunks = chunks
+                if first, let warning = options.warning, !chunks.isEmpty {
+                    chunks[0].warnings.append(warning)
+                    first = false
+                }
+                if chunks.contains(where: \.hasDelta) { await progress.markDelivered() }
+                try await deliver(chunks)
+            }
+            return .finished
         }
     }
 
@@ -136,7 +135,19 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     private enum StreamOutcome: Sendable {
         case finished
-        case retryWithoutStreamOptions
+        case refusedStreamOptions
+    }
+
+    /// Whether a stream request asks for `stream_options` (usage in the last chunk), and what the answer must say
+    /// once a server refused them during this request.
+    private struct StreamOptions: Sendable {
+        let send: Bool
+        let warning: String?
+
+        static let sent = StreamOptions(send: true, warning: nil)
+        /// The server refused them before this request: it is not asked again, and there is nothing new to say.
+        static let omitted = StreamOptions(send: false, warning: nil)
+        static let refused = StreamOptions(send: false, warning: "The server rejected stream_options, so the stream was requested without it: usage may be missing.")
     }
 
     private func mapStatus(_ head: UpstreamCall.Head, _ body: Data) -> ProviderError {
