@@ -4,8 +4,8 @@ import FoundationNetworking
 #endif
 
 /// One attempt at an upstream request: starts the exchange under the worker's deadlines, waits for the
-/// response head, and reads bodies with a size limit. Failures come out as `ProviderError`s; `isConnectionFailure`
-/// tells the retry policy which ones never reached the server.
+/// response head, and reads bodies with a size limit. Failures come out as `ProviderError`s whose `origin` tells
+/// the retry policy which ones never reached the server.
 struct UpstreamCall: Sendable {
     struct Head: Sendable {
         let status: Int
@@ -96,9 +96,8 @@ struct UpstreamCall: Sendable {
     /// How an attempt failed, for its debug line: the error's kind and message.
     private static func describeFailure(_ error: Error) -> String {
         switch error {
-        case let aware as ConnectionAwareError: return "failed: \(aware.error.kind.rawValue): \(aware.error.message)"
-        case let failure as ProviderError: return "failed: \(failure.kind.rawValue): \(failure.message)"
-        case let answer as AnswerError: return "answered with an error: \(answer.error.kind.rawValue): \(answer.error.message)"
+        case let failure as ProviderError:
+            return "\(failure.origin == .answer ? "answered with an error" : "failed"): \(failure.kind.rawValue): \(failure.message)"
         case is CancellationError: return "cancelled"
         default: return "failed: \(error)"
         }
@@ -107,12 +106,12 @@ struct UpstreamCall: Sendable {
     private func translate(_ error: Error) -> Error {
         switch error {
         case is UnansweredRequest:
-            return ConnectionAwareError(ProviderError(.connection, "The connection to \(host) closed before any response.", provider: provider.rawValue),
-                                        isConnectionFailure: true, unanswered: true)
+            return ProviderError(.connection, "The connection to \(host) closed before any response.", provider: provider.rawValue)
+                .withOrigin(.unanswered)
         case let timeout as ExchangeTimeout:
-            return ConnectionAwareError(ProviderError(.timeout, timeout.message, provider: provider.rawValue),
-                                        isConnectionFailure: timeout.phase == .connect)
-        case is CancellationError, is ProviderError, is ConnectionAwareError, is AnswerError:
+            return ProviderError(.timeout, timeout.message, provider: provider.rawValue)
+                .withOrigin(timeout.phase == .connect ? .connection : .server)
+        case is CancellationError, is ProviderError:
             return error
         case let urlError as URLError where urlError.code == .cancelled:
             return CancellationError()
@@ -120,11 +119,11 @@ struct UpstreamCall: Sendable {
             // The server answered, but its body is not what its headers promise: the same request would get the same.
             return ProviderError(.invalidResponse, "The server's answer could not be read: \(urlError.localizedDescription) (the body does not match its Content-Encoding or chunked framing).", provider: provider.rawValue)
         case let urlError as URLError:
-            return ConnectionAwareError(ProviderError(.connection, "Could not reach \(host): \(Self.describe(urlError))", provider: provider.rawValue),
-                                        isConnectionFailure: true)
+            return ProviderError(.connection, "Could not reach \(host): \(Self.describe(urlError))", provider: provider.rawValue)
+                .withOrigin(.connection)
         default:
-            return ConnectionAwareError(ProviderError(.connection, "The connection to \(host) failed: \(error.localizedDescription)", provider: provider.rawValue),
-                                        isConnectionFailure: true)
+            return ProviderError(.connection, "The connection to \(host) failed: \(error.localizedDescription)", provider: provider.rawValue)
+                .withOrigin(.connection)
         }
     }
 
@@ -148,22 +147,6 @@ struct UpstreamCall: Sendable {
         case .badServerResponse: return "the server sent a malformed HTTP response."
         default: return error.localizedDescription
         }
-    }
-}
-
-/// A provider error, and whether it was a failure of the connection itself (refused, reset, lost, connect
-/// timeout) rather than an answer: those are retried like the SDKs retry connection errors, while nothing
-/// of the answer has reached the client yet. `unanswered`: the request went out on a kept-alive connection that
-/// closed before any byte of the response (`UnansweredRequest`); it can be sent again at once.
-struct ConnectionAwareError: Error, Sendable {
-    var error: ProviderError
-    let isConnectionFailure: Bool
-    let unanswered: Bool
-
-    init(_ error: ProviderError, isConnectionFailure: Bool, unanswered: Bool = false) {
-        self.error = error
-        self.isConnectionFailure = isConnectionFailure
-        self.unanswered = unanswered
     }
 }
 

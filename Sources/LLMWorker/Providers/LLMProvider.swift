@@ -22,7 +22,7 @@ public protocol LLMProvider: Sendable {
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk
 
     /// A streaming completion. `deliver` is called with the chunks parsed from each network read, in order;
-    /// it suspends while the client is slow to read. Throws `ProviderError` (cancellation as kind `cancelled`).
+    /// it suspends while the client is slow to read. Throws `ProviderError`, or `CancellationError` when cancelled.
     func stream(_ request: ProviderRequest, deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws
 
     /// The models the server offers.

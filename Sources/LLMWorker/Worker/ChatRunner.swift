@@ -37,7 +37,7 @@ struct ChatRunner: Sendable {
         } catch let invalid as InvalidParams {
             throw invalid
         } catch {
-            var failure = Self.providerError(error, provider: settings.provider)
+            var failure = ProviderError(error, provider: settings.provider)
             await sink.attachPartial(to: &failure)
             throw failure
         }
@@ -50,20 +50,6 @@ struct ChatRunner: Sendable {
         }
         if request.model == nil {
             throw ProviderError(.notConfigured, "No model is configured for \(provider.rawValue): pass model in configure or in the request (listModels shows the choices).", provider: provider.rawValue)
-        }
-    }
-
-    static func providerError(_ error: Error, provider: ProviderKind) -> ProviderError {
-        switch error {
-        case var failure as ProviderError:
-            if failure.provider == nil { failure.provider = provider.rawValue }
-            return failure
-        case is CancellationError:
-            var failure = ProviderError.cancelled()
-            failure.provider = provider.rawValue
-            return failure
-        default:
-            return ProviderError(.upstreamError, "Unexpected failure: \(error)", provider: provider.rawValue)
         }
     }
 }

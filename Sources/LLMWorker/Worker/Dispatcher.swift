@@ -201,18 +201,6 @@ final class Dispatcher: Sendable {
     }
 
     private func rpcError(for error: Error) -> RPCError {
-        switch error {
-        case let error as RPCError: return error
-        case let error as InvalidParams: return error.rpcError
-        case var error as ProviderError:
-            // A server may echo the key back in its error text: neither copy of that text may carry it.
-            error.message = services.redactor.scrub(error.message)
-            error.upstreamMessage = error.upstreamMessage.map(services.redactor.scrub)
-            return error.rpcError
-        case is CancellationError: return ProviderError.cancelled().rpcError
-        default:
-            services.logger.error("internal error: \(error)")
-            return .internalError(services.redactor.scrub(String(describing: error)))
-        }
+        RPCError(error, redactor: services.redactor) { services.logger.error("internal error: \($0)") }
     }
 }

@@ -116,7 +116,7 @@ struct Probe: Sendable {
             }
             return (ProbeReport.Check(ok: true, ms: clock.elapsedMs), value)
         } catch {
-            let failure = ChatRunner.providerError(error, provider: providerName)
+            let failure = ProviderError(error, provider: providerName)
             return (ProbeReport.Check(ok: false, ms: clock.elapsedMs, error: ProbeReport.CheckError(failure)), nil)
         }
     }

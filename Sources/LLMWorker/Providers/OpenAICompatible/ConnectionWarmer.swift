@@ -95,8 +95,7 @@ final class ConnectionWarmer: @unchecked Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            let failure = (error as? ConnectionAwareError)?.error ?? error
-            report.error = ProbeReport.CheckError(ChatRunner.providerError(failure, provider: flavor.kind))
+            report.error = ProbeReport.CheckError(ProviderError(error, provider: flavor.kind))
             report.ms = clock.elapsedMs
         }
         return report

@@ -33,9 +33,9 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
-        return try await withRetries(request.settings) { timeouts, attempt in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
-                                    streaming: false, provider: flavor.kind, attempt: attempt)
+        return try await withRetries(request.settings) { attempt in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+                                    streaming: false, provider: flavor.kind, attempt: attempt.number)
             return try await call.run { events in
                 let head = try await call.head(&events)
                 if head.isSuccess, head.contentType.contains("text/event-stream") {
@@ -57,56 +57,52 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     func stream(_ request: ProviderRequest, deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws {
         let base = request.settings.baseURL ?? ""
-        var streamOptions = await !streamOptionsMemory.rejects(base)
-        var warning: String?
+        var options = await streamOptionsMemory.rejects(base) ? StreamOptions.omitted : .sent
         let progress = StreamProgress()
-        try await withRetries(request.settings, progress: progress) { attemptTimeouts, attempt in
-            var timeouts = attemptTimeouts
-            let attemptClock = RequestClock()
-            while true {
-                let urlRequest = try builder.build(request, stream: true, streamOptions: streamOptions)
-                let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts,
-                                        streaming: true, provider: flavor.kind, attempt: attempt)
-                let outcome: StreamOutcome = try await call.run { events in
-                    let head = try await call.head(&events)
-                    guard head.isSuccess else {
-                        let body = try await call.body(&events, limit: 1 << 20)
-                        if streamOptions, head.status == 400, Self.mentionsStreamOptions(body) { return .retryWithoutStreamOptions }
-                        throw mapStatus(head, body)
-                    }
-                    if head.contentType.contains("application/json") {
-                        // The server answered the stream with one JSON body (an error, or a whole completion).
-                        var chunk = try decodeCompletion(head, try await call.body(&events))
-                        if let warning { chunk.warnings.append(warning) }
-                        await progress.markDelivered()
-                        try await deliver([chunk])
-                        return .finished
-                    }
-                    var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
-                    var first = true
-                    try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
-                        var chunks = chunks
-                        if first, let warning, !chunks.isEmpty {
-                            chunks[0].warnings.append(warning)
-                            first = false
-                        }
-                        if chunks.contains(where: \.hasDelta) { await progress.markDelivered() }
-                        try await deliver(chunks)
-                    }
-                    return .finished
-                }
-                switch outcome {
-                case .finished:
-                    return
-                case .retryWithoutStreamOptions:
-                    // The same attempt goes on: what the refused request took comes out of its time budget.
-                    timeouts.total = max(0.001, attemptTimeouts.total - attemptClock.elapsedMs / 1000)
-                    streamOptions = false
-                    await streamOptionsMemory.remember(base)
-                    warning = "The server rejected stream_options, so the stream was requested without it: usage may be missing."
-                    logger.debugForCurrentRequest("attempt \(attempt): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
-                }
+        try await withRetries(request.settings, progress: progress) { attempt in
+            guard try await streamOnce(request, options, attempt: attempt, progress: progress, deliver: deliver) == .refusedStreamOptions
+            else { return }
+            // The same attempt goes on without them, with what is left of the request's time; so do its retries.
+            options = .refused
+            await streamOptionsMemory.remember(base)
+            logger.debugForCurrentRequest("attempt \(attempt.number): \(base) rejected stream_options; retrying without it (remembered for this base_url)")
+            _ = try await streamOnce(request, options, attempt: attempt, progress: progress, deliver: deliver)
+        }
+    }
+
+    /// One stream request, read to its end; `.refusedStreamOptions` when the server refused the `stream_options` it was sent.
+    private func streamOnce(_ request: ProviderRequest, _ options: StreamOptions, attempt: RetryPolicy.Attempt, progress: StreamProgress,
+                            deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws -> StreamOutcome {
+        let urlRequest = try builder.build(request, stream: true, streamOptions: options.send)
+        let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+                                streaming: true, provider: flavor.kind, attempt: attempt.number)
+        return try await call.run { events in
+            let head = try await call.head(&events)
+            guard head.isSuccess else {
+                let body = try await call.body(&events, limit: 1 << 20)
+                if options.send, head.status == 400, Self.mentionsStreamOptions(body) { return .refusedStreamOptions }
+                throw mapStatus(head, body)
             }
+            if head.contentType.contains("application/json") {
+                // The server answered the stream with one JSON body (an error, or a whole completion).
+                var chunk = try decodeCompletion(head, try await call.body(&events))
+                if let warning = options.warning { chunk.warnings.append(warning) }
+                await progress.markDelivered()
+                try await deliver([chunk])
+                return .finished
+            }
+            var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
+            var first = true
+            try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
+                var chunks = chunks
+                if first, let warning = options.warning, !chunks.isEmpty {
+                    chunks[0].warnings.append(warning)
+                    first = false
+                }
+                if chunks.contains(where: \.hasDelta) { await progress.markDelivered() }
+                try await deliver(chunks)
+            }
+            return .finished
         }
     }
 
@@ -117,9 +113,9 @@ struct OpenAICompatibleEngine: LLMProvider {
         var urlRequest = URLRequest(url: flavor.modelsURL(base: base, query: query))
         urlRequest.httpMethod = "GET"
         builder.applyHeaders(to: &urlRequest, settings: settings, accept: "application/json")
-        return try await withRetries(settings) { timeouts, attempt in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: timeouts, streaming: false, provider: flavor.kind,
-                                    attempt: attempt)
+        return try await withRetries(settings) { attempt in
+            let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts, streaming: false,
+                                    provider: flavor.kind, attempt: attempt.number)
             return try await call.run { events in
                 let head = try await call.head(&events)
                 let body = try await call.body(&events)
@@ -139,7 +135,19 @@ struct OpenAICompatibleEngine: LLMProvider {
 
     private enum StreamOutcome: Sendable {
         case finished
-        case retryWithoutStreamOptions
+        case refusedStreamOptions
+    }
+
+    /// Whether a stream request asks for `stream_options` (usage in the last chunk), and what the answer must say
+    /// once a server refused them during this request.
+    private struct StreamOptions: Sendable {
+        let send: Bool
+        let warning: String?
+
+        static let sent = StreamOptions(send: true, warning: nil)
+        /// The server refused them before this request: it is not asked again, and there is nothing new to say.
+        static let omitted = StreamOptions(send: false, warning: nil)
+        static let refused = StreamOptions(send: false, warning: "The server rejected stream_options, so the stream was requested without it: usage may be missing.")
     }
 
     private func mapStatus(_ head: UpstreamCall.Head, _ body: Data) -> ProviderError {
@@ -151,64 +159,41 @@ struct OpenAICompatibleEngine: LLMProvider {
     private func decodeCompletion(_ head: UpstreamCall.Head, _ body: Data) throws -> CompletionChunk {
         guard SSEChunkReader.isValidUTF8(body), let wire = try? WireChunk(parsing: body) else { throw mapStatus(head, body) }
         if wire.mayCarryError, let error = UpstreamErrorMapper.embeddedError(in: wire.object, dialect: flavor.dialect, provider: flavor.kind) {
-            throw AnswerError(error: error)
+            throw error.withOrigin(.answer)
         }
         guard wire.answer != nil else { throw mapStatus(head, body) }
         return wire.completionChunk
     }
 
-    /// Tries `operation` (given the attempt's limits and number) until it succeeds, fails for good, or the retry budget
-    /// is spent; logs each retry (at `debug`) and
-    /// says in the final error how many attempts were made.
-    /// `timeout_s` bounds the whole request, retries and waits included: each attempt gets what is left of it.
+    /// Tries `operation` until it succeeds or `RetryPolicy` says to stop; logs each retry (at `debug`), and says in the
+    /// final error how many attempts were made when that is worth saying.
     private func withRetries<T: Sendable>(_ settings: ResolvedSettings, progress: StreamProgress? = nil,
-                                          _ operation: (Timeouts, Int) async throws -> T) async throws -> T {
-        let policy = RetryPolicy(settings: settings.retry)
+                                          _ operation: (RetryPolicy.Attempt) async throws -> T) async throws -> T {
+        let policy = RetryPolicy(settings.retry, timeouts: settings.timeouts)
         let clock = RequestClock()
         await warmer.waitForPreOpen(of: settings.baseURL)
         try Task.checkCancellation()
-        var attempt = 0
-        var resentUnanswered = false
+        var attempt = 1
+        var resent = false
         while true {
-            attempt += 1
-            var timeouts = settings.timeouts
-            timeouts.total = max(0.001, settings.timeouts.total - clock.elapsedMs / 1000)
             do {
-                return try await operation(timeouts, attempt)
+                return try await operation(RetryPolicy.Attempt(number: attempt, policy: policy, clock: clock))
             } catch {
-                var failure: ProviderError
-                var connectionFailure = false
-                var unanswered = false
-                switch error {
-                case let aware as ConnectionAwareError:
-                    failure = aware.error
-                    connectionFailure = aware.isConnectionFailure
-                    unanswered = aware.unanswered
-                case let provided as ProviderError:
-                    failure = provided
-                case let answer as AnswerError:
-                    throw answer.error
-                default:
-                    throw error
-                }
+                guard var failure = error as? ProviderError else { throw error }
                 let started = await progress?.delivered ?? false
-                if unanswered, !started, !resentUnanswered {
-                    // A kept-alive connection that died under the request: the same attempt goes out again at once.
-                    resentUnanswered = true
-                    attempt -= 1
-                    logger.debugForCurrentRequest("attempt \(attempt + 1): \(failure.message) The request is sent again on a new connection.")
-                    continue
-                }
-                var decision = policy.decide(failure, attempt: attempt, answerStarted: started, connectionFailure: connectionFailure)
-                if case .retry(let wait) = decision, clock.elapsedMs / 1000 + wait >= settings.timeouts.total { decision = .fail }
-                switch decision {
+                switch policy.decide(failure, attempt: attempt, answerStarted: started,
+                                     alreadyResent: resent, elapsedSeconds: clock.elapsedMs / 1000) {
+                case .resendNow:
+                    resent = true
+                    logger.debugForCurrentRequest("attempt \(attempt): \(failure.message) The request is sent again on a new connection.")
                 case .retry(let wait):
                     logger.debugForCurrentRequest(String(format: "attempt %d failed (%@: %@); retrying in %.2f s", attempt, failure.kind.rawValue, failure.message, wait))
                     try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: wait))
-                case .fail:
-                    if attempt > 1 {
-                        failure.attempts = attempt
-                        failure.message += " Gave up after \(attempt) attempts."
+                    attempt += 1
+                case .fail(let attempts):
+                    if let attempts {
+                        failure.attempts = attempts
+                        failure.message += " Gave up after \(attempts) attempts."
                     }
                     throw failure
                 }

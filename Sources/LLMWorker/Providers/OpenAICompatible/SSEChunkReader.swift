@@ -74,7 +74,7 @@ struct SSEChunkReader {
             ending = "finish_reason, then the connection dropped: \(dropped.localizedDescription)"
         } catch let midStream as MidStreamError {
             if !midStream.chunksBefore.isEmpty { try await deliver(midStream.chunksBefore) }
-            throw AnswerError(error: midStream.error)
+            throw midStream.error.withOrigin(.answer)
         } catch let parserError as SSEParserError {
             throw ProviderError(.invalidResponse, "The server sent one event line longer than \(parserError.limit >> 20) MiB; the stream was stopped.", provider: provider.rawValue)
         }
@@ -86,7 +86,7 @@ struct SSEChunkReader {
                 for item in pending where !done { try handle(item, into: &chunks) }
             } catch let midStream as MidStreamError {
                 if !midStream.chunksBefore.isEmpty { try await deliver(midStream.chunksBefore) }
-                throw AnswerError(error: midStream.error)
+                throw midStream.error.withOrigin(.answer)
             }
             if !chunks.isEmpty { try await deliver(chunks) }
         }
@@ -148,14 +148,9 @@ extension SSEChunkReader {
     }
 }
 
-/// An error the server gave as its answer (inside a 2xx body or a stream): final, never retried, whatever
-/// its code says, since the server did take the request.
-struct AnswerError: Error, Sendable {
-    let error: ProviderError
-}
-
-/// An error event in the middle of a stream, with the chunks of the same read that preceded it.
-struct MidStreamError: Error {
+/// An error event in the middle of a stream, with the chunks of the same read that preceded it: they reach the
+/// client before the error, which is the server's answer (`FailureOrigin.answer`).
+private struct MidStreamError: Error {
     let chunksBefore: [CompletionChunk]
     let error: ProviderError
 }

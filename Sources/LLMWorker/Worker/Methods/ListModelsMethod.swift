@@ -27,7 +27,7 @@ struct ListModelsMethod: AsyncRPCMethod {
             }
             return ModelList(provider: settings.provider.rawValue, models: models, cached: cached)
         } catch {
-            throw ChatRunner.providerError(error, provider: settings.provider)
+            throw ProviderError(error, provider: settings.provider)
         }
     }
 }

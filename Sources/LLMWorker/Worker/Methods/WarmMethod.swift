@@ -13,7 +13,7 @@ struct WarmMethod: AsyncRPCMethod {
         do {
             report = try await request.services.providers.provider(for: settings.provider).warm(settings)
         } catch {
-            throw ChatRunner.providerError(error, provider: settings.provider)
+            throw ProviderError(error, provider: settings.provider)
         }
         // A server may echo the key back in its error text: scrubbed as the dispatcher scrubs errors.
         return report.scrubbed(request.services.redactor.scrub)
