@@ -1305,7 +1305,7 @@ extension OpenRPCDocument {
                 "name": "result",
                 "value": {
                   "ok": true,
-                  "version": "0.1.0",
+                  "version": "0.2.0",
                   "in_flight": 0
                 }
               }
