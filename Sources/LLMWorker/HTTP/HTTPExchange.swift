@@ -42,8 +42,7 @@ final class HTTPExchange: @unchecked Sendable {
     private let task: URLSessionDataTask
     private let lock = NSLock()
     private var finished = false
-    private var connected = false
-    private var onConnected: (@Sendable () -> Void)?
+    private let connection = FirstTimeAction()
     /// Body bytes received and not yet taken by the reader, and whether a `.bodyWaiting` signal is outstanding.
     private var pendingBody = Data()
     private var bodySignalled = false
@@ -69,14 +68,7 @@ final class HTTPExchange: @unchecked Sendable {
 
     /// Called once the connection is known to be up (request body sent, or any response).
     func whenConnected(_ action: @escaping @Sendable () -> Void) {
-        lock.lock()
-        if connected {
-            lock.unlock()
-            action()
-        } else {
-            onConnected = action
-            lock.unlock()
-        }
+        connection.whenItHappens(action)
     }
 
     /// Ends the exchange with `error` and closes the connection. Later events are dropped.
@@ -166,16 +158,7 @@ final class HTTPExchange: @unchecked Sendable {
     }
 
     private func markConnected() {
-        lock.lock()
-        guard !connected else {
-            lock.unlock()
-            return
-        }
-        connected = true
-        let action = onConnected
-        onConnected = nil
-        lock.unlock()
-        action?()
+        connection.happen()
     }
 
     private func markFinished() -> Bool {

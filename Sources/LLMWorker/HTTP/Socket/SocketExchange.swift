@@ -32,8 +32,7 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
     /// Bumped by every change a consumer may wait for.
     private var version = 0
     private var waiter: CheckedContinuation<Void, Never>?
-    private var connected = false
-    private var onConnected: (@Sendable () -> Void)?
+    private let connection = FirstTimeAction()
     private var lastReceived: UInt64 = 0
     private var anyResponseByte = false
 
@@ -103,14 +102,7 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
     }
 
     func whenConnected(_ action: @escaping @Sendable () -> Void) {
-        lock.lock()
-        if connected {
-            lock.unlock()
-            action()
-        } else {
-            onConnected = action
-            lock.unlock()
-        }
+        connection.whenItHappens(action)
     }
 
     var received: (lastAt: UInt64, all: Bool) {
@@ -197,15 +189,6 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
     }
 
     private func markConnected() {
-        lock.lock()
-        guard !connected else {
-            lock.unlock()
-            return
-        }
-        connected = true
-        let action = onConnected
-        onConnected = nil
-        lock.unlock()
-        action?()
+        connection.happen()
     }
 }
