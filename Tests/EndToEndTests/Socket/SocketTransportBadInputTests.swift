@@ -9,22 +9,7 @@ import XCTest
 /// What a hand-written parser meets, sent by a real server over a real socket: each case is a correct answer or a
 /// clear error of the right kind, and the connection it came on is never used again in a doubtful state (the
 /// request after it goes on a connection of its own, or on the same one only when the response was clean).
-final class SocketTransportBadInputTests: XCTestCase {
-    private var server: MockHTTPServer!
-    private var transport: SocketTransport!
-
-    override func setUpWithError() throws {
-        server = try MockHTTPServer()
-        transport = SocketTransport()
-    }
-
-    override func tearDown() {
-        transport.shutdown()
-        server.stop()
-        transport = nil
-        server = nil
-    }
-
+final class SocketTransportBadInputTests: SocketTransportAgainstMockServerTestCase {
     /// The bytes, verbatim, as the answer to one request; the server keeps the connection open after them.
     private func answer(_ text: String) {
         server.enqueue([.rawText(text), .end])

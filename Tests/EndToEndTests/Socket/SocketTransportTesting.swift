@@ -55,3 +55,22 @@ func eventuallyAsync(patience: TimeInterval = 20, _ condition: () async -> Bool)
     }
     return await condition()
 }
+
+/// Tests of the socket transport against the scriptable mock server: a server and a transport of their own for
+/// each test, both stopped after it.
+class SocketTransportAgainstMockServerTestCase: XCTestCase {
+    var server: MockHTTPServer!
+    var transport: SocketTransport!
+
+    override func setUpWithError() throws {
+        server = try MockHTTPServer()
+        transport = SocketTransport()
+    }
+
+    override func tearDown() {
+        transport.shutdown()
+        server.stop()
+        transport = nil
+        server = nil
+    }
+}

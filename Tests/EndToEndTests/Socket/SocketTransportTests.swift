@@ -11,22 +11,7 @@ import XCTest
 
 /// The socket transport against real sockets on loopback: requests as the server receives them, responses,
 /// keep-alive, stale connections, the resend-once rule, pre-opened connections, limits, IPv6, lookups.
-final class SocketTransportTests: XCTestCase {
-    private var server: MockHTTPServer!
-    private var transport: SocketTransport!
-
-    override func setUpWithError() throws {
-        server = try MockHTTPServer()
-        transport = SocketTransport()
-    }
-
-    override func tearDown() {
-        transport.shutdown()
-        server.stop()
-        transport = nil
-        server = nil
-    }
-
+final class SocketTransportTests: SocketTransportAgainstMockServerTestCase {
     func testGetRequestAsTheServerReceivesItAndItsAnswer() async throws {
         server.enqueue(.json(status: 201, body: ["answer": 42], headers: ["X-Test": "yes"]))
         var request = URLRequest(url: server.url("/v1/models?supported_parameters=tools"))
