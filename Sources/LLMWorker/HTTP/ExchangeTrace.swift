@@ -7,11 +7,21 @@ import FoundationNetworking
 /// long it took, the first keep-alive comment, a "still waiting" line whenever the answer makes no progress for a
 /// while (what explains a hang), and how the attempt ended with what it received. Exists only at `debug`.
 final class ExchangeTrace: @unchecked Sendable {
-    struct Received: Sendable {
+    /// What came from the server: one attempt's, or a request's summed over its attempts (`RequestTally`).
+    struct Received: Sendable, CustomStringConvertible {
         var bytes = 0
         var events = 0
         var comments = 0
         var deltas = 0
+
+        mutating func add(_ other: Received) {
+            bytes += other.bytes
+            events += other.events
+            comments += other.comments
+            deltas += other.deltas
+        }
+
+        var description: String { "\(bytes) bytes, \(events) events, \(comments) keep-alive comments" }
     }
 
     private let log: RequestLog
@@ -98,11 +108,7 @@ final class ExchangeTrace: @unchecked Sendable {
         }
         stop()
         guard first else { return }
-        log.tally?.update {
-            $0.bytes += totals.bytes
-            $0.events += totals.events
-            $0.comments += totals.comments
-        }
+        log.tally?.update { $0.upstream.add(totals) }
         let how = failure ?? "answered" + (ending.map { " (\($0))" } ?? "")
         log.debug(String(format: "attempt %d: %@ after %.1f ms; received %@", attempt, how, elapsedMs, Self.describe(totals, streaming: streaming)))
     }
@@ -117,8 +123,7 @@ final class ExchangeTrace: @unchecked Sendable {
     }
 
     private static func describe(_ received: Received, streaming: Bool) -> String {
-        guard streaming else { return "\(received.bytes) bytes" }
-        return "\(received.bytes) bytes, \(received.events) events, \(received.comments) keep-alive comments"
+        streaming ? received.description : "\(received.bytes) bytes"
     }
 
     private static let queue = DispatchQueue(label: "exchange-trace")

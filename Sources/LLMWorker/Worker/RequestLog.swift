@@ -47,9 +47,9 @@ private final class RequestNumbers: @unchecked Sendable {
 final class RequestTally: @unchecked Sendable {
     struct Counts: Sendable {
         var attempts = 0
-        var bytes = 0
-        var events = 0
-        var comments = 0
+        /// What the attempts received, summed.
+        var upstream = ExchangeTrace.Received()
+        /// Deltas sent to the client.
         var deltas = 0
         var firstDeltaMs: Double?
         var finishReason: String?
@@ -74,8 +74,7 @@ final class RequestTally: @unchecked Sendable {
                 + (counts.firstDeltaMs.map { String(format: " (first after %.1f ms)", $0) } ?? ""))
         }
         if counts.attempts > 0 {
-            parts.append("upstream: \(counts.attempts) attempt\(counts.attempts == 1 ? "" : "s"), \(counts.bytes) bytes, "
-                         + "\(counts.events) events, \(counts.comments) keep-alive comments")
+            parts.append("upstream: \(counts.attempts) attempt\(counts.attempts == 1 ? "" : "s"), \(counts.upstream)")
         }
         return parts.joined(separator: ", ")
     }
