@@ -32,9 +32,7 @@ final class TextToolCallRecoveryTests: XCTestCase {
             }
             server.enqueue(contentStream(shape, pieces))
             let id = JSON.number(String(n))
-            let (deltas, response) = try worker.stream(question, id: id)
-            let ids = assertRecovered(response, id: id, fixture, usage: streamUsage, model: shape.model)
-            assertRecoveredDeltas(deltas, id: id, fixture, ids: ids)
+            try streamAndAssertRecovered(worker, fixture, id: id)
         }
     }
 
@@ -51,9 +49,7 @@ final class TextToolCallRecoveryTests: XCTestCase {
                 server.enqueue(contentStream(shape, pieces))
                 request += 1
                 let id = JSON.number(String(request))
-                let (deltas, response) = try worker.stream(question, id: id)
-                let ids = assertRecovered(response, id: id, fixture, usage: streamUsage, model: shape.model)
-                assertRecoveredDeltas(deltas, id: id, fixture, ids: ids)
+                try streamAndAssertRecovered(worker, fixture, id: id)
                 if (testRun?.totalFailureCount ?? 0) > 0 { return XCTFail("\(fixture.name), cut as \(pieces.map(\.count))") }
             }
         }
@@ -67,9 +63,7 @@ final class TextToolCallRecoveryTests: XCTestCase {
             let body = shape.textStream(content: characterPieces(fixture.text)).bytes()
             server.enqueue(.splitBytes(body, at: Array(1..<body.count)))
             let id = JSON.number(String(n))
-            let (deltas, response) = try worker.stream(question, id: id)
-            let ids = assertRecovered(response, id: id, fixture, usage: streamUsage, model: shape.model)
-            assertRecoveredDeltas(deltas, id: id, fixture, ids: ids)
+            try streamAndAssertRecovered(worker, fixture, id: id)
         }
     }
 
@@ -99,5 +93,13 @@ final class TextToolCallRecoveryTests: XCTestCase {
             kind: "cancelled", status: nil, retryable: false, partialContent: "Let me check that. <tool_call>{\"name\": \"get_"))
         XCTAssertEqual(try worker.finish(), 0)
         XCTAssertEqual(try worker.remainingMessages(), [])
+    }
+
+    /// Streams the question and checks that the fixture's calls were recovered, in the result and in the deltas.
+    private func streamAndAssertRecovered(_ worker: WorkerProcess, _ fixture: TextToolCallFixture, id: JSON,
+                                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let (deltas, response) = try worker.stream(question, id: id)
+        let ids = assertRecovered(response, id: id, fixture, usage: streamUsage, model: shape.model, file: file, line: line)
+        assertRecoveredDeltas(deltas, id: id, fixture, ids: ids, file: file, line: line)
     }
 }
