@@ -7,8 +7,7 @@ On top of servers.py's `UpstreamConnection` (paced SSE, stats per tag), with the
     as a model's would, and its stats record the first token at `first` after the request;
   * the stats tag may also come from the last user message (`[tag=...]`), so one provider (one model
     name) can be measured turn by turn;
-  * `idle_close_s`: a connection idle that long is closed by the server, as uvicorn-based servers
-    (vLLM, LiteLLM) and llama.cpp's server do after 5 s.
+  * the idle close of servers.py (`idle_close_s`), set from `--idle-close`.
 """
 
 from __future__ import annotations
@@ -46,39 +45,6 @@ def _delta_event(delta: dict[str, Any], finish: bytes = b"null") -> bytes:
 
 
 class LoopUpstreamConnection(servers.UpstreamConnection):
-    idle_close_s = 0.0  # set from --idle-close
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.idle_timer: asyncio.TimerHandle | None = None
-        self.arm_idle_close()
-
-    def data_received(self, data: bytes) -> None:
-        self.disarm_idle_close()
-        super().data_received(data)
-
-    def end_stream(self, t_first: int, sent: int) -> None:
-        super().end_stream(t_first, sent)
-        self.arm_idle_close()
-
-    def reply_json(self, value: Any, status: bytes = b"200 OK") -> None:
-        super().reply_json(value, status)
-        self.arm_idle_close()
-
-    def client_closed(self) -> None:
-        self.disarm_idle_close()
-        super().client_closed()
-
-    def arm_idle_close(self) -> None:
-        self.disarm_idle_close()
-        if self.idle_close_s > 0 and not self.closed:
-            self.idle_timer = asyncio.get_running_loop().call_later(self.idle_close_s, self.transport.close)
-
-    def disarm_idle_close(self) -> None:
-        if getattr(self, "idle_timer", None) is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
-
     # -- answers -----------------------------------------------------------------------------------
     def answer(self, request: dict[str, Any], spec: dict[str, Any]) -> None:
         if self.closed:

@@ -31,6 +31,8 @@ from measure import HERE, MESSAGES, ms, now_ns
 #             without answering (a server dropping a kept-alive connection); on a new connection, answer
 #   close     1 = close the connection once the answer is sent (the next request needs a new one)
 # GET /_bench/stats?tag=T returns that record as JSON.
+# A server started with an idle close (`UpstreamConnection.idle_close_s`, bench.py --serve --idle-close S) closes a
+# connection idle that long, as uvicorn-based servers (vLLM, LiteLLM) and llama.cpp's server do after 5 s.
 
 CHUNK_PREFIX = (b'{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
                 b'"model":"bench","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":')
@@ -97,6 +99,7 @@ class UpstreamState:
 
 
 class UpstreamConnection(asyncio.Protocol):
+    idle_close_s = 0.0
     HEAD_OK = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n"
                b"Transfer-Encoding: chunked\r\n\r\n")
 
@@ -110,6 +113,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.answered = 0
         self.close_after = False
+        self.idle_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -117,8 +121,20 @@ class UpstreamConnection(asyncio.Protocol):
         if sock is not None:
             import socket
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.arm_idle_close()
+
+    def arm_idle_close(self) -> None:
+        self.disarm_idle_close()
+        if self.idle_close_s > 0 and not self.closed:
+            self.idle_timer = asyncio.get_running_loop().call_later(self.idle_close_s, self.transport.close)
+
+    def disarm_idle_close(self) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
 
     def data_received(self, data: bytes) -> None:
+        self.disarm_idle_close()
         self.buffer += data
         while True:
             end = self.buffer.find(b"\r\n\r\n")
@@ -228,6 +244,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.streaming = False
         if self.close_after:
             self.transport.close()
+        self.arm_idle_close()
         if self.record is not None:
             if self.record["t_first"] is None:
                 self.record["t_first"] = t_first
@@ -238,6 +255,7 @@ class UpstreamConnection(asyncio.Protocol):
         body = json.dumps(value).encode()
         self.transport.write(b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                              % (status, len(body), body))
+        self.arm_idle_close()
 
     def eof_received(self) -> bool:
         self.client_closed()
@@ -250,6 +268,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
+        self.disarm_idle_close()
         if self.timer is not None:
             self.timer.cancel()
         if self.streaming and self.record is not None:
