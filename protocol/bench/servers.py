@@ -30,7 +30,7 @@ from measure import HERE, MESSAGES, ms, now_ns
 #   drop      1 = on a connection that already answered a request, read the request, then reset the connection
 #             without answering (a server dropping a kept-alive connection); on a new connection, answer
 #   close     1 = close the connection once the answer is sent (the next request needs a new one)
-# GET /_bench/stats?tag=T returns that record as JSON.
+# GET /_bench/stats?tag=T returns that record as JSON; GET {base}/models lists the one model (a worker's warm-up).
 # A server started with an idle close (`UpstreamConnection.idle_close_s`, bench.py --serve --idle-close S) closes a
 # connection idle that long, as uvicorn-based servers (vLLM, LiteLLM) and llama.cpp's server do after 5 s.
 
@@ -166,6 +166,9 @@ class UpstreamConnection(asyncio.Protocol):
         if target.startswith("/_bench/clear"):
             self.state.stats.clear()
             self.reply_json({"ok": True})
+            return
+        if method == "GET" and target.endswith("/models"):
+            self.reply_json({"object": "list", "data": [{"id": "bench", "object": "model", "owned_by": "bench"}]})
             return
         if method != "POST" or not target.endswith("/chat/completions"):
             self.reply_json({"error": {"message": "not found", "type": "not_found"}}, status=b"404 Not Found")
