@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of caal-llm-worker against the openai SDK and a bare aiohttp client (issue 7).
+"""Benchmark of caal-llm-worker, on each of its transports, against the openai SDK and a bare aiohttp client (issues 7, 14).
 
     python3 protocol/bench/bench.py            # the full table (a few minutes on 2 cores)
     python3 protocol/bench/bench.py --quick    # fewer repeats, for a quick look
@@ -11,20 +11,22 @@ What it does, on its own:
     --binary PATH measures another build instead, --no-build uses .build-bench as it is;
   * creates protocol/bench/.venv (git-ignored) and pip-installs `openai` and `aiohttp` into it if they are
     missing, then re-runs itself with that interpreter. Without pip (or with --worker-only) only the worker
-    column is measured. The product never needs either package: they are the comparison.
+    columns are measured. The product never needs either package: they are the comparison.
   * starts its own OpenAI-compatible upstream on 127.0.0.1 in a separate process (asyncio, HTTP/1.1
     keep-alive, chunked SSE in the exact wire shape of the OpenAI API, instant or paced, any number and size
     of deltas), and checks it is not the bottleneck (a raw socket reads its whole answer far faster than any
     client parses it);
-  * measures every scenario for the three clients round-robin in one run (so machine noise hits all three
-    alike), after warm-up, and prints medians with the ratios and the targets of issue 7.
+  * measures every scenario for the four clients round-robin in one run (so machine noise hits them all
+    alike), after warm-up, and prints medians with the ratios and the targets of issues 7 and 14, then a
+    summary of the socket transport against its targets and against URLSession.
 
-The worker column goes through the real Python client (protocol/python, `WorkerClient`), i.e. the path CAAL
-uses: Python → pipe → worker → HTTP → worker → pipe → Python. The openai SDK column is `AsyncOpenAI`
-streaming in process; the aiohttp column reads and json-decodes the SSE stream directly (the floor).
+The two worker columns go through the real Python client (protocol/python, `WorkerClient`), i.e. the path CAAL
+uses: Python → pipe → worker → HTTP → worker → pipe → Python, with configure's `transport` set to `socket` (the
+worker's own HTTP/1.1 client) or `urlsession`. The openai SDK column is `AsyncOpenAI` streaming in process; the
+aiohttp column reads and json-decodes the SSE stream directly (the floor).
 
 This file is the command line and the run; the parts are measure.py (clock, statistics, /proc), servers.py
-(the upstream), clients.py (the three columns), scenarios.py and report.py (the table). README.md says what
+(the upstream), clients.py (the columns), scenarios.py and report.py (the table). README.md says what
 each row means. A column that fails is reported as failed, with its reason, under the table.
 
 Nothing here is a test: `swift test` never depends on timing.
@@ -44,12 +46,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from clients import make_side
+from clients import WORKER_KINDS, make_side
 from measure import BUILD_DIR, DEFAULT_BINARY, ROOT, VENV, log, median, ms
-from report import build_rows, render
-from scenarios import (MEASURE_LIMIT_S, child_main, failure_reason, measure_child, measure_startup, scenario_cancel,
-                       scenario_reconnect, scenario_throughput, scenario_ttft)
-from servers import UpstreamProcess, make_spec, serve
+from report import build_rows, render, socket_summary
+from scenarios import (MEASURE_LIMIT_S, child_main, failure_reason, measure_child, measure_startup, scenario_after_idle,
+                       scenario_cancel, scenario_first_request, scenario_reconnect, scenario_throughput, scenario_ttft)
+from servers import UpstreamConnection, UpstreamProcess, make_spec, serve
 
 
 def have_comparison_packages() -> bool:
@@ -70,7 +72,7 @@ def bootstrap(args) -> bool:
     if have_comparison_packages():
         return True
     if os.environ.get("CAAL_BENCH_REEXEC"):
-        log("openai/aiohttp still not importable in the venv; measuring the worker column only")
+        log("openai/aiohttp still not importable in the venv; measuring the worker columns only")
         return False
     python = VENV / "bin" / "python"
     try:
@@ -81,7 +83,7 @@ def bootstrap(args) -> bool:
             log("pip-installing openai and aiohttp into it (the benchmark's comparison only; the product needs neither)")
             subprocess.run([str(python), "-m", "pip", "install", "--quiet", "openai", "aiohttp"], check=True)
     except (subprocess.CalledProcessError, OSError) as exc:
-        log(f"could not install openai/aiohttp ({exc}); measuring the worker column only")
+        log(f"could not install openai/aiohttp ({exc}); measuring the worker columns only")
         return False
     env = dict(os.environ, CAAL_BENCH_REEXEC="1")
     os.execve(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]], env)
@@ -109,7 +111,8 @@ def parse_args(argv: list[str]):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
     p.add_argument("--quick", action="store_true", help="fewer repeats and requests (a rough look in well under a minute)")
-    p.add_argument("--only", default="", help="comma-separated scenarios: startup,ttft,throughput,concurrency,cancel,reconnect,memory")
+    p.add_argument("--only", default="", help="comma-separated scenarios: "
+                   "startup,ttft,first,idle,throughput,concurrency,cancel,reconnect,memory")
     p.add_argument("--worker-only", action="store_true", help="skip the openai SDK and aiohttp columns")
     p.add_argument("--binary", default=None, help="measure this worker binary instead of building one")
     p.add_argument("--no-build", action="store_true", help="use the binary in .build-bench without running swift build")
@@ -124,6 +127,7 @@ def parse_args(argv: list[str]):
     # internal
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--idle-close", type=float, default=0.0, help=argparse.SUPPRESS)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--task", default=None, help=argparse.SUPPRESS)
     p.add_argument("--base-url", default=None, help=argparse.SUPPRESS)
@@ -135,6 +139,11 @@ def parse_args(argv: list[str]):
     args.repeats_throughput = r
     args.repeats_cancel = r
     args.repeats_startup = r
+    args.repeats_first = r
+    args.repeats_idle = r
+    # The server of the idle row closes a connection idle this long; the client waits longer before asking again.
+    args.idle_close_s = 0.25
+    args.idle_wait_s = 0.5
     args.repeats_reconnect = 3 if args.quick else 7
     args.reconnect_wait_ms = 1000
     args.c_instant = 200
@@ -160,9 +169,20 @@ async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: Upstream
     try:
         for side in sides:
             await side.start()
+        results["transports"] = {side.name: side.reported_transport() for side in sides if side.is_worker}
         if only("ttft"):
             log("time to first token")
             results["ttft"] = await scenario_ttft(sides, cfg, failed.setdefault("ttft", {}))
+        if only("first"):
+            log("time to first token of a session's first request (a new client each time)")
+            results["first"] = await scenario_first_request(kinds, binary, upstream.base_url, cfg, failed.setdefault("first", {}))
+        if only("idle"):
+            log(f"time to first token after the server closed idle connections ({cfg.idle_close_s:g} s idle close, "
+                f"{cfg.idle_wait_s:g} s wait)")
+            try:
+                results["idle"] = await measure_after_idle(cfg, kinds, binary, failed.setdefault("idle", {}))
+            except Exception as exc:
+                failed["idle"]["all"] = failure_reason(exc)
         if only("throughput"):
             # Two server behaviours: one write per event (a server generating tokens as fast as it can; the
             # issue's scenario) and the whole answer in one write (the server then costs ~1 ms: whatever time
@@ -184,19 +204,32 @@ async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: Upstream
             log("cancel latency")
             results["cancel"] = await scenario_cancel(sides, cfg, upstream, failed.setdefault("cancel", {}))
         if only("reconnect"):
-            log("dropped kept-alive connections, and the CPU a wait for the first token costs (worker only)")
-            try:
-                results["reconnect"] = await asyncio.wait_for(scenario_reconnect(sides[0], cfg), MEASURE_LIMIT_S)
-            except Exception as exc:
-                failed["reconnect"] = {"worker": failure_reason(exc)}
+            log("dropped kept-alive connections, and the CPU a wait for the first token costs (worker columns)")
+            workers = [side for side in sides if side.is_worker]
+            results["reconnect"] = await scenario_reconnect(workers, cfg, failed.setdefault("reconnect", {}))
     finally:
         for side in sides:
             await side.close()
 
 
+async def measure_after_idle(cfg, kinds: list[str], binary: Path, failed: dict[str, str]) -> dict[str, list[float]]:
+    """The idle row, on a server of its own that closes idle connections (the other rows' server never does)."""
+    upstream = UpstreamProcess([str(Path(__file__).resolve()), "--serve", "--idle-close", str(cfg.idle_close_s)])
+    sides = [make_side(kind, binary, upstream.base_url) for kind in kinds]
+    try:
+        for side in sides:
+            await side.start()
+        return await scenario_after_idle(sides, cfg, failed)
+    finally:
+        for side in sides:
+            await side.close()
+        upstream.close()
+
+
 def main(argv: list[str]) -> None:
     cfg = parse_args(argv)
     if cfg.serve:
+        UpstreamConnection.idle_close_s = cfg.idle_close
         serve(cfg.port)
         return
     if cfg.child:
@@ -205,14 +238,14 @@ def main(argv: list[str]) -> None:
 
     comparisons = bootstrap(cfg)
     binary = ensure_binary(cfg)
-    kinds = ["worker", "openai", "aiohttp"] if comparisons else ["worker"]
+    kinds = [*WORKER_KINDS, "openai", "aiohttp"] if comparisons else list(WORKER_KINDS)
     selected = {s for s in cfg.only.split(",") if s}
     only = lambda name: not selected or name in selected  # noqa: E731
     started = time.monotonic()
     meta = {"cores": os.cpu_count(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "python": platform.python_version(), "commit": git_commit(), "platform": platform.platform(),
             "binary": str(binary)}
-    results: dict[str, Any] = {"failed": {}}
+    results: dict[str, Any] = {"failed": {}, "columns": kinds}
 
     if only("startup"):
         log("start-up")
@@ -242,10 +275,11 @@ def main(argv: list[str]) -> None:
     meta["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     meta["elapsed_s"] = time.monotonic() - started
     rows = build_rows(results, cfg)
-    table = render(rows, meta)
+    table = render(rows, meta, results)
     if cfg.json:
         print(table, file=sys.stderr)
-        print(json.dumps({"meta": meta, "rows": [row.as_dict() for row in rows], "raw": results}, indent=2))
+        print(json.dumps({"meta": meta, "rows": [row.as_dict() for row in rows], "summary": socket_summary(rows, results),
+                          "raw": results}, indent=2))
     else:
         print(table)
 

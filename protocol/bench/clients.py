@@ -1,8 +1,8 @@
-"""The three clients measured, behind one interface: `stream(spec, on_content)` returns when the whole answer is in.
+"""The clients measured, behind one interface: `stream(spec, on_content)` returns when the whole answer is in.
 
-worker: the product's Python client (`WorkerClient`, protocol/python), the path CAAL uses; openai: `AsyncOpenAI`
-streaming in process, as CAAL's own providers use it; aiohttp: the SSE stream read and json-decoded directly
-(the floor).
+socket / urlsession: the product's Python client (`WorkerClient`, protocol/python), the path CAAL uses, with the
+worker's `transport` set to its own HTTP/1.1 client or to URLSession; openai: `AsyncOpenAI` streaming in process,
+as CAAL's own providers use it; aiohttp: the SSE stream read and json-decoded directly (the floor).
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from typing import Any, Callable
 from measure import MESSAGES, now_ns
 
 
-class WorkerSide:
-    name = "worker"
+# The worker's columns: column name -> the `transport` its configure asks for.
+WORKER_TRANSPORTS = {"socket": "socket", "urlsession": "urlsession"}
+WORKER_KINDS = tuple(WORKER_TRANSPORTS)
 
-    def __init__(self, binary: Path, base_url: str) -> None:
+
+class WorkerSide:
+    is_worker = True
+
+    def __init__(self, kind: str, binary: Path, base_url: str) -> None:
         from caal_llm_worker import WorkerClient  # the product's own Python client (standard library only)
 
-        self.client = WorkerClient(binary, config={"provider": "openai_compatible", "base_url": base_url, "model": "bench"})
+        self.name = kind
+        self.client = WorkerClient(binary, config={"provider": "openai_compatible", "base_url": base_url, "model": "bench",
+                                                   "transport": WORKER_TRANSPORTS[kind]})
 
     async def start(self) -> None:
         await self.client.start()
@@ -28,6 +35,10 @@ class WorkerSide:
     @property
     def pid(self) -> int | None:
         return self.client.pid
+
+    def reported_transport(self) -> Any:
+        """What configure's answer says about the transport (None from a worker that does not know the setting)."""
+        return (self.client.effective_config or {}).get("transport")
 
     async def stream(self, spec: str, on_content: Callable[[str], None] | None = None) -> Any:
         stream = self.client.chat_stream(MESSAGES, model=spec)
@@ -52,6 +63,7 @@ class WorkerSide:
 
 class OpenAISide:
     name = "openai"
+    is_worker = False
 
     def __init__(self, base_url: str) -> None:
         from openai import AsyncOpenAI
@@ -86,6 +98,7 @@ class OpenAISide:
 
 class AiohttpSide:
     name = "aiohttp"
+    is_worker = False
 
     def __init__(self, base_url: str) -> None:
         import aiohttp
@@ -130,8 +143,8 @@ class AiohttpSide:
 
 
 def make_side(kind: str, binary: Path, base_url: str):
-    if kind == "worker":
-        return WorkerSide(binary, base_url)
+    if kind in WORKER_TRANSPORTS:
+        return WorkerSide(kind, binary, base_url)
     if kind == "openai":
         return OpenAISide(base_url)
     return AiohttpSide(base_url)

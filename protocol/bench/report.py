@@ -1,32 +1,53 @@
-"""The table: one row per measured quantity, the three columns, the ratios and the targets of issue 7."""
+"""The table: one row per measured quantity, the columns, the ratios and the targets of issues 7 and 14."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Callable
 
+from clients import WORKER_KINDS
 from measure import median
+
+COLUMN_NAMES = {"socket": "worker socket", "urlsession": "worker URLSession", "openai": "openai SDK", "aiohttp": "aiohttp"}
+SHORT_NAMES = {"socket": "socket", "urlsession": "URLSession"}
+COLUMN_LABELS = {**{kind: f"{name} column" for kind, name in COLUMN_NAMES.items()}, "all": "every column"}
+# Below this, a row the socket transport loses to URLSession is said to be within the run-to-run noise.
+NOISE = 0.05
 
 
 class Row:
+    """One measured quantity. Lower is better unless `higher_better`; `met` says, for each worker column, whether it
+    meets the row's target; `compare` is False where both worker columns share one measurement."""
+
     def __init__(self, key: str, label: str, unit: str, values: dict[str, float | None], *, target: str = "",
-                 met: bool | None = None, ratio_sdk: float | None = None, ratio_floor: float | None = None,
-                 samples: dict[str, list[float]] | None = None, note: str = "") -> None:
+                 met: dict[str, bool | None] | None = None, higher_better: bool = False, compare: bool = True,
+                 scenario: str | None = None, samples: dict[str, list[float]] | None = None, note: str = "") -> None:
         self.key, self.label, self.unit, self.values = key, label, unit, values
-        self.target, self.met, self.ratio_sdk, self.ratio_floor = target, met, ratio_sdk, ratio_floor
+        self.target, self.met, self.higher_better, self.compare = target, met or {}, higher_better, compare
+        self.scenario = scenario or key
         self.samples = samples or {}
         self.note = note
         self.failed: dict[str, str] = {}  # column -> why it has no value
 
+    def ratios(self) -> dict[str, float | None]:
+        v = self.values.get
+        sdk = ratio(v("socket"), v("openai")) if self.higher_better else ratio(v("openai"), v("socket"))
+        return {"sdk_vs_socket": sdk, "socket_vs_aiohttp": ratio(v("socket"), v("aiohttp")),
+                "urlsession_vs_aiohttp": ratio(v("urlsession"), v("aiohttp")),
+                "socket_vs_urlsession": ratio(v("socket"), v("urlsession"))}
+
+    def socket_loses(self) -> bool | None:
+        """Whether the socket column is worse than the URLSession one here; None when not compared."""
+        s, u = self.values.get("socket"), self.values.get("urlsession")
+        if not self.compare or s is None or u is None:
+            return None
+        return s < u if self.higher_better else s > u
+
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "scenario": self.label, "unit": self.unit, "worker": self.values.get("worker"),
-                "openai": self.values.get("openai"), "aiohttp": self.values.get("aiohttp"),
-                "worker_vs_openai": self.ratio_sdk, "worker_vs_aiohttp": self.ratio_floor,
-                "target": self.target, "met": self.met, "note": self.note, "failed": self.failed,
-                "samples": {k: [round(v, 4) for v in vs] for k, vs in self.samples.items()}}
-
-
-COLUMN_NAMES = {"worker": "worker", "openai": "openai SDK", "aiohttp": "aiohttp"}
-COLUMN_LABELS = {**{kind: f"{name} column" for kind, name in COLUMN_NAMES.items()}, "all": "every column"}
+        return {"key": self.key, "scenario": self.label, "unit": self.unit,
+                **{kind: self.values.get(kind) for kind in COLUMN_NAMES}, **self.ratios(),
+                "higher_is_better": self.higher_better, "target": self.target, "met": self.met, "note": self.note,
+                "failed": self.failed, "samples": {k: [round(v, 4) for v in vs] for k, vs in self.samples.items()}}
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -47,20 +68,31 @@ def fmt_ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
-def render(rows: list[Row], meta: dict[str, Any]) -> str:
-    header = ["scenario", "unit", "worker", "openai SDK", "aiohttp", "SDK/worker", "worker/aiohttp", "target", "met"]
+def fmt_met(met: dict[str, bool | None]) -> str:
+    if not met:
+        return "—"
+    return " / ".join("—" if met.get(kind) is None else ("yes" if met[kind] else "NO") for kind in WORKER_KINDS)
+
+
+RATIO_HEADERS = {"sdk_vs_socket": "SDK/socket", "socket_vs_aiohttp": "socket/aiohttp",
+                 "urlsession_vs_aiohttp": "URLSession/aiohttp", "socket_vs_urlsession": "socket/URLSession"}
+
+
+def render(rows: list[Row], meta: dict[str, Any], results: dict[str, Any]) -> str:
+    header = ["scenario", "unit", *COLUMN_NAMES.values(), *RATIO_HEADERS.values(), "target", "met (socket / URLSession)"]
     table = [header]
     for row in rows:
         if row.key.startswith("failed_"):
             continue  # said below the table, with its reason
-        met = "—" if row.met is None else ("yes" if row.met else "NO")
         cells = ["failed" if kind in row.failed or "all" in row.failed else fmt(row.values.get(kind), row.unit) for kind in COLUMN_NAMES]
-        table.append([row.label, row.unit, *cells, fmt_ratio(row.ratio_sdk), fmt_ratio(row.ratio_floor),
-                      row.target or "—", met])
+        ratios = row.ratios()
+        table.append([row.label, row.unit, *cells, *(fmt_ratio(ratios[key]) for key in RATIO_HEADERS), row.target or "—",
+                      fmt_met(row.met)])
     notes = [f"- {row.label}: {row.note}" for row in rows if row.note]
     out = markdown_table(table)
     if notes:
         out += "\n\n" + "\n".join(notes)
+    out += "\n\n" + "\n".join(socket_summary(rows, results))
     out += (f"\n\nmachine: {meta['cores']} cores, load average {meta['load_before']} before / {meta['load_after']} after; "
             f"Python {meta['python']}; worker {meta['commit']}; {meta['elapsed_s']:.0f} s")
     return out
@@ -83,13 +115,21 @@ def below(value: float | None, limit: float) -> bool | None:
     return None if value is None else value < limit
 
 
+def both(*checks: bool | None) -> bool | None:
+    """All of a target's checks: None when one could not be made, so an unmeasured column is never 'met'."""
+    return None if any(check is None for check in checks) else all(checks)
+
+
+def per_worker(values: dict[str, float | None], check: Callable[[float], bool | None]) -> dict[str, bool | None]:
+    """A target's verdict for each worker column measured."""
+    return {kind: (None if values.get(kind) is None else check(values[kind])) for kind in WORKER_KINDS if kind in values}
+
+
 def build_rows(results: dict[str, Any], cfg) -> list[Row]:
     rows = scenario_rows(results, cfg)
     failed: dict[str, dict[str, str]] = results.get("failed", {})
     for row in rows:
-        for scenario, columns in failed.items():
-            if row.key == scenario or row.key.startswith(scenario.replace("concurrency", "c256") + "_"):
-                row.failed.update(columns)
+        row.failed.update(failed.get(row.scenario, {}))
     for scenario, columns in failed.items():
         for kind, reason in columns.items():
             rows.append(Row(f"failed_{scenario}_{kind}", f"{scenario}: {COLUMN_LABELS.get(kind, kind)} failed", "",
@@ -97,99 +137,177 @@ def build_rows(results: dict[str, Any], cfg) -> list[Row]:
     return rows
 
 
+# ------------------------------------------------------------------------------------- the rows
+
+
 def scenario_rows(results: dict[str, Any], cfg) -> list[Row]:
     rows: list[Row] = []
     med = lambda samples: {k: median(v) for k, v in samples.items() if v}  # noqa: E731
+    workers = [kind for kind in results.get("columns", WORKER_KINDS) if kind in WORKER_KINDS]
 
     if "startup" in results:
         s = results["startup"]
-        m = med(s)
-        r = ratio(m.get("openai"), m.get("worker"))
-        met = below(m.get("worker"), 20) and (r is None or r >= 25)
+        m = {**{kind: median(s["worker"]) for kind in workers if s.get("worker")}, **med({k: s[k] for k in ("openai", "aiohttp") if k in s})}
         rows.append(Row("startup", "start-up: spawn → first ping answered (SDK: python -c 'import openai')", "ms", m,
-                        target="≥25× faster than import openai; <20 ms", met=met, ratio_sdk=r,
-                        ratio_floor=ratio(m.get("worker"), m.get("aiohttp")), samples=s,
-                        note="aiohttp column: python -c 'import aiohttp'"))
-    if "ttft" in results:
-        s = results["ttft"]
+                        target="≥25× faster than import openai; <20 ms", compare=False, samples=s,
+                        met=per_worker(m, lambda v: both(v < 20, True if m.get("openai") is None else m["openai"] / v >= 25)),
+                        note="one measurement for both worker columns (the transport is chosen by configure, after start-up); "
+                        "aiohttp column: python -c 'import aiohttp'"))
+    ttft_rows = (("ttft", "time to first token (instant server, kept-alive connection)", ""),
+                 ("first", "time to first token of a session's first request (connection set-up included)",
+                  "a new client for every request, nothing sent before it; worker: spawned and configured first, the clock "
+                  "starts when the chat request is sent right after configure's answer, so configure's background pre-open "
+                  "(GET /models on a new connection) is still under way and the request waits for it and uses its connection"),
+                 ("idle", f"time to first token after a server-side idle close ({cfg.idle_close_s:g} s idle close, "
+                  f"{cfg.idle_wait_s:g} s wait)",
+                  "a server of its own closes any connection idle for "
+                  f"{cfg.idle_close_s:g} s; each client sends one request, waits {cfg.idle_wait_s:g} s, then asks again"))
+    for key, label, note in ttft_rows:
+        if key not in results:
+            continue
+        s = results[key]
         m = med(s)
-        gap = m["worker"] - m["aiohttp"] if "aiohttp" in m and "worker" in m else None
-        met = (m.get("openai") is None or below(m.get("worker"), m["openai"] + 1e-9)) and (gap is None or gap <= 0.3)
-        rows.append(Row("ttft", "time to first token (instant server)", "ms", m,
-                        target="≤ openai SDK; ≤ aiohttp + 0.3 ms", met=met, ratio_sdk=ratio(m.get("openai"), m.get("worker")),
-                        ratio_floor=ratio(m.get("worker"), m.get("aiohttp")), samples=s,
-                        note="" if gap is None else f"worker − aiohttp = {gap:+.2f} ms"))
+        gaps = ", ".join(f"{SHORT_NAMES[k]} − aiohttp = {m[k] - m['aiohttp']:+.2f} ms" for k in workers if k in m and "aiohttp" in m)
+        met = per_worker(m, lambda v: both(True if m.get("openai") is None else v <= m["openai"],
+                                           True if m.get("aiohttp") is None else v - m["aiohttp"] <= 0.3))
+        rows.append(Row(key, label, "ms", m, target="≤ openai SDK; ≤ aiohttp + 0.3 ms", met=met, samples=s,
+                        note="; ".join(part for part in (gaps, note) if part)))
     for key in ("throughput", "throughput_other"):
         if key not in results:
             continue
         s = results[key]
         m = med(s)
-        r_sdk = ratio(m.get("openai"), m.get("worker"))
-        r_floor = ratio(m.get("worker"), m.get("aiohttp"))
-        met = (r_sdk is None or r_sdk >= 8) and (r_floor is None or r_floor <= 1.3)
+        met = per_worker(m, lambda v: both(True if m.get("openai") is None else m["openai"] / v >= 8,
+                                           True if m.get("aiohttp") is None else v / m["aiohttp"] <= 1.3))
         mode = results[key + "_mode"]
         note = (f"server alone (raw socket reading the whole answer, no parsing): {results[key + '_server_floor_ms']:.2f} ms; "
                 f"the server's own write time {results[key + '_server_send_ms']:.2f} ms")
         how = "one write per event" if mode == "each" else "whole answer in one write"
         rows.append(Row(key, f"{cfg.deltas:,} deltas ({how}), end to end until the final result", "ms", m,
-                        target="≥8× faster than SDK; ≤1.3× aiohttp", met=met, ratio_sdk=r_sdk, ratio_floor=r_floor,
-                        samples=s, note=note))
+                        target="≥8× faster than SDK; ≤1.3× aiohttp", met=met, samples=s, note=note))
     if "concurrency" in results:
-        c = results["concurrency"]
-        get = lambda key: {k: v.get(key) for k, v in c.items()}  # noqa: E731
-        tp = get("throughput")
-        rows.append(Row("c256_throughput", f"{cfg.streams} concurrent streams × {cfg.c_instant} deltas, instant: throughput",
-                        "deltas/s", tp, ratio_sdk=ratio(tp.get("worker"), tp.get("openai")),
-                        ratio_floor=ratio(tp.get("worker"), tp.get("aiohttp")),
-                        note="higher is better; ratios here are worker ÷ other"))
-        for p in ("p50", "p99"):
-            lat = get(f"latency_{p}")
-            steady = get(f"steady_{p}")
-            rows.append(Row(f"c256_latency_{p}", f"{cfg.streams} streams at {1000 / cfg.interval:.0f} deltas/s each: added latency per delta, {p}",
-                            "ms", lat, ratio_sdk=ratio(lat.get("openai"), lat.get("worker")),
-                            ratio_floor=ratio(lat.get("worker"), lat.get("aiohttp")),
-                            note="once all streams have started (deltas sent 0.5 s or more into the round): "
-                            + ", ".join(f"{k} {fmt(v, 'ms')} ms" for k, v in steady.items())))
-        for phase, label in (("paced", "paced"), ("instant", "instant burst")):
-            peak = {k: (v / 1024 if v else None) for k, v in get(f"peak_rss_{phase}_kib").items()}
-            rows.append(Row(f"c256_peak_rss_{phase}", f"{cfg.streams} streams, {label}: peak RSS of the worker (Python columns: the client process)",
-                            "MB", peak, target="worker < 80 MB", met=below(peak.get("worker"), 80),
-                            ratio_sdk=ratio(peak.get("openai"), peak.get("worker")),
-                            ratio_floor=ratio(peak.get("worker"), peak.get("aiohttp"))))
+        rows += concurrency_rows(results["concurrency"], cfg)
     if "cancel" in results:
         s = results["cancel"]
         m = med(s)
         rows.append(Row("cancel", "cancel → upstream connection closed (at the server), p50", "ms", m,
-                        target="< 10 ms", met=below(m.get("worker"), 10), ratio_sdk=ratio(m.get("openai"), m.get("worker")),
-                        ratio_floor=ratio(m.get("worker"), m.get("aiohttp")), samples=s,
+                        target="< 10 ms", met=per_worker(m, lambda v: v < 10), samples=s,
                         note="SDK: AsyncStream.close(); aiohttp: response.close()"))
     if "reconnect" in results:
-        m = {key: median(values) for key, values in results["reconnect"].items()}
-        only_worker = lambda key: {"worker": m[key]}  # noqa: E731
-        rows.append(Row("reconnect", "kept-alive connection reset under a request → its answer", "ms", only_worker("recover_ms"),
-                        target="< 100 ms", met=m["recover_ms"] < 100, samples={"worker": results["reconnect"]["recover_ms"]},
-                        note="sent again, whole, on a new connection (not waiting for first_token_timeout_s)"))
-        rows.append(Row("reconnect_cpu", "… worker CPU meanwhile", "ms", only_worker("recover_cpu_ms"),
-                        target="< 100 ms", met=m["recover_cpu_ms"] < 100))
-        wait = f"{cfg.reconnect_wait_ms / 1000:g} s"
-        rows.append(Row("wait_reused_cpu", f"worker CPU while waiting {wait} for a first token, kept-alive connection", "ms",
-                        only_worker("wait_reused_cpu_ms"), target="< 50 ms", met=m["wait_reused_cpu_ms"] < 50))
-        rows.append(Row("wait_new_cpu", f"worker CPU while waiting {wait} for a first token, new connection", "ms",
-                        only_worker("wait_new_cpu_ms"),
-                        note="Foundation on Linux keeps waking up on a connection it had to wait to write to (PROTOCOL.md §9.1)"))
+        rows += reconnect_rows(results["reconnect"], cfg)
     if "memory" in results:
-        mem = results["memory"]
-        idle = {k: v["idle_rss_kib"] / 1024 for k, v in mem.items()}
-        warm = {k: v["warm_rss_kib"] / 1024 for k, v in mem.items()}
-        final = {k: v["final_rss_kib"] / 1024 for k, v in mem.items()}
-        rows.append(Row("idle_rss", "idle RSS after start-up and one request", "MB", idle,
-                        ratio_sdk=ratio(idle.get("openai"), idle.get("worker")),
-                        ratio_floor=ratio(idle.get("worker"), idle.get("aiohttp"))))
-        growth = final["worker"] - warm["worker"] if "worker" in final else None
-        rows.append(Row("rss_after", f"RSS after {cfg.mem_requests:,} streamed requests", "MB", final,
-                        target=f"no growth (≤ {cfg.mem_growth_mb:g} MB over RSS after the first {cfg.mem_warm:,})",
-                        met=below(growth, cfg.mem_growth_mb + 1e-9), ratio_sdk=ratio(final.get("openai"), final.get("worker")),
-                        ratio_floor=ratio(final.get("worker"), final.get("aiohttp")),
-                        note="growth from request {0:,} to {1:,}: ".format(cfg.mem_warm, cfg.mem_requests)
-                        + ", ".join(f"{k} {final[k] - warm[k]:+.1f} MB" for k in final)))
+        rows += memory_rows(results["memory"], cfg)
     return rows
+
+
+def concurrency_rows(c: dict[str, Any], cfg) -> list[Row]:
+    rows: list[Row] = []
+    get = lambda key: {k: v.get(key) for k, v in c.items()}  # noqa: E731
+    rows.append(Row("c256_throughput", f"{cfg.streams} concurrent streams × {cfg.c_instant} deltas, instant: throughput",
+                    "deltas/s", get("throughput"), higher_better=True, scenario="concurrency",
+                    note="higher is better; every ratio here is the first column ÷ the second"))
+    for p in ("p50", "p99"):
+        steady = get(f"steady_{p}")
+        rows.append(Row(f"c256_latency_{p}", f"{cfg.streams} streams at {1000 / cfg.interval:.0f} deltas/s each: added latency per delta, {p}",
+                        "ms", get(f"latency_{p}"), scenario="concurrency",
+                        note="once all streams have started (deltas sent 0.5 s or more into the round): "
+                        + ", ".join(f"{COLUMN_NAMES.get(k, k)} {fmt(v, 'ms')} ms" for k, v in steady.items())))
+    for phase, label in (("paced", "paced"), ("instant", "instant burst")):
+        peak = {k: (v / 1024 if v else None) for k, v in get(f"peak_rss_{phase}_kib").items()}
+        rows.append(Row(f"c256_peak_rss_{phase}", f"{cfg.streams} streams, {label}: peak RSS of the worker (Python columns: the client process)",
+                        "MB", peak, target="worker < 80 MB", met=per_worker(peak, lambda v: v < 80), scenario="concurrency"))
+    return rows
+
+
+def reconnect_rows(r: dict[str, dict[str, list[float]]], cfg) -> list[Row]:
+    m = {kind: {key: median(values) for key, values in samples.items()} for kind, samples in r.items()}
+    column = lambda key: {kind: values[key] for kind, values in m.items()}  # noqa: E731
+    wait = f"{cfg.reconnect_wait_ms / 1000:g} s"
+    recover = column("recover_ms")
+    rows = [Row("reconnect", "kept-alive connection reset under a request → its answer", "ms", recover,
+                target="< 100 ms", met=per_worker(recover, lambda v: v < 100),
+                samples={kind: samples["recover_ms"] for kind, samples in r.items()},
+                note="sent again, whole, on a new connection (not waiting for first_token_timeout_s)")]
+    for row_key, key, label, limit, note in (
+            ("reconnect_cpu", "recover_cpu_ms", "… worker CPU meanwhile", 100, ""),
+            ("wait_reused_cpu", "wait_reused_cpu_ms", f"worker CPU while waiting {wait} for a first token, kept-alive connection", 50, ""),
+            ("wait_new_cpu", "wait_new_cpu_ms", f"worker CPU while waiting {wait} for a first token, new connection", None,
+             "Foundation on Linux keeps waking up on a connection it had to wait to write to (PROTOCOL.md §9.1)")):
+        values = column(key)
+        rows.append(Row(row_key, label, "ms", values, scenario="reconnect", note=note,
+                        target="" if limit is None else f"< {limit} ms",
+                        met=None if limit is None else per_worker(values, lambda v, limit=limit: v < limit)))
+    return rows
+
+
+def memory_rows(mem: dict[str, Any], cfg) -> list[Row]:
+    idle = {k: v["idle_rss_kib"] / 1024 for k, v in mem.items()}
+    warm = {k: v["warm_rss_kib"] / 1024 for k, v in mem.items()}
+    final = {k: v["final_rss_kib"] / 1024 for k, v in mem.items()}
+    growth = {k: final[k] - warm[k] for k in final}
+    return [Row("idle_rss", "idle RSS after start-up and one request", "MB", idle, scenario="memory"),
+            Row("rss_after", f"RSS after {cfg.mem_requests:,} streamed requests", "MB", final, scenario="memory",
+                target=f"no growth (≤ {cfg.mem_growth_mb:g} MB over RSS after the first {cfg.mem_warm:,})",
+                met={k: growth[k] <= cfg.mem_growth_mb + 1e-9 for k in WORKER_KINDS if k in growth},
+                note="growth from request {0:,} to {1:,}: ".format(cfg.mem_warm, cfg.mem_requests)
+                + ", ".join(f"{COLUMN_NAMES.get(k, k)} {g:+.1f} MB" for k, g in growth.items()))]
+
+
+# ------------------------------------------------------------------------------------- the summary
+
+
+def socket_summary(rows: list[Row], results: dict[str, Any]) -> list[str]:
+    """The socket transport against the targets of issue 14, each met or not with its figures, and the rows it
+    loses to URLSession."""
+    by_key = {row.key: row for row in rows}
+    lines = ["Socket transport against the targets of issue 14:"]
+    transports = results.get("transports") or {}
+    if transports and all(value is None for value in transports.values()):
+        lines.append("- NOTE: configure's answer reports no `transport`: this worker ignores the setting, so both worker "
+                     "columns measured URLSession and the comparison below says nothing about the socket transport.")
+    elif transports:
+        lines.append("- configure reported: " + "; ".join(f"{COLUMN_NAMES[k]} column: transport {json.dumps(v)}"
+                                                          for k, v in transports.items()))
+
+    def verdict(ok: bool | None) -> str:
+        return "not measured" if ok is None else ("met" if ok else "NOT met")
+
+    parts = []
+    for key, what in (("ttft", "kept-alive"), ("first", "a session's first request"), ("idle", "after an idle close")):
+        row = by_key.get(key)
+        if row is None:
+            continue
+        s, floor = row.values.get("socket"), row.values.get("aiohttp")
+        ok = None if s is None or floor is None else s - floor <= 0.3
+        figures = "" if ok is None else f" ({fmt(s, 'ms')} vs {fmt(floor, 'ms')} ms, {s - floor:+.2f} ms)"
+        parts.append(f"{what}: {verdict(ok)}{figures}")
+    if parts:
+        lines.append("- time to first token ≤ aiohttp + 0.3 ms: " + "; ".join(parts))
+    parts = []
+    for key in ("throughput", "throughput_other"):
+        row = by_key.get(key)
+        if row is None:
+            continue
+        r = row.ratios()["socket_vs_aiohttp"]
+        ok = None if r is None else r <= 1.3
+        how = row.label.split("(")[1].split(")")[0]
+        figures = "" if r is None else f" ({r:.2f}×: {fmt(row.values['socket'], 'ms')} vs {fmt(row.values['aiohttp'], 'ms')} ms)"
+        parts.append(f"{how}: {verdict(ok)}{figures}")
+    if parts:
+        lines.append("- 2,000 deltas ≤ 1.3× aiohttp: " + "; ".join(parts))
+    row = by_key.get("c256_peak_rss_instant")
+    if row is not None:
+        value = row.values.get("socket")
+        lines.append(f"- instant-burst peak RSS of 256 streams < 80 MB: {verdict(below(value, 80))}"
+                     + ("" if value is None else f" ({fmt(value, 'MB')} MB; URLSession {fmt(row.values.get('urlsession'), 'MB')} MB)"))
+    compared = [row for row in rows if row.socket_loses() is not None]
+    lost = [row for row in compared if row.socket_loses()]
+    if compared:
+        lines.append(f"- better than URLSession on every row: {verdict(not lost)} "
+                     f"(socket better on {len(compared) - len(lost)} of {len(compared)} rows compared)")
+    for row in lost:
+        s, u = row.values["socket"], row.values["urlsession"]
+        worse = ratio(u - s, s) if row.higher_better else ratio(s - u, u)
+        by = "" if worse is None else f", {worse:.0%} worse" + (f", within {NOISE:.0%}: noise on this machine" if worse <= NOISE else "")
+        lines.append(f"  - loses: {row.label}: socket {fmt(s, row.unit)} vs URLSession {fmt(u, row.unit)} {row.unit}{by}")
+    return lines

@@ -64,16 +64,56 @@ async def round_robin(sides: list, warmup: int, repeats: int, measure,
     return samples
 
 
+TTFT_SPEC = make_spec(n=20, size=5)
+
+
+async def time_to_first_token(side, spec: str = TTFT_SPEC) -> float:
+    """Request sent until the first content delta is in the caller's hands (ms); the stream is read to its end."""
+    first: list[int] = []
+    t0 = now_ns()
+    await side.stream(spec, lambda text: first.append(now_ns()) if not first else None)
+    return ms(first[0] - t0)
+
+
 async def scenario_ttft(sides, cfg, failed: dict[str, str]) -> dict[str, list[float]]:
-    spec = make_spec(n=20, size=5)
+    return await round_robin(sides, cfg.warmup, cfg.repeats_ttft, time_to_first_token, failed)
+
+
+class FreshSide:
+    """A column whose every measurement starts a new client (a new worker process, a new HTTP session)."""
+
+    def __init__(self, kind: str, binary: Path, base_url: str) -> None:
+        self.name, self.binary, self.base_url = kind, binary, base_url
+
+
+async def scenario_first_request(kinds: list[str], binary: Path, base_url: str, cfg,
+                                 failed: dict[str, str]) -> dict[str, list[float]]:
+    """A session's first request: a new client that has sent nothing yet, so the connection is set up inside the
+    measurement. The worker is spawned and configured first (configure answers at once and pre-opens a connection
+    in the background); the clock starts when the chat request is sent, right after configure's answer."""
+
+    async def measure(fresh: FreshSide) -> float:
+        side = make_side(fresh.name, fresh.binary, fresh.base_url)
+        try:
+            await side.start()
+            return await time_to_first_token(side)
+        finally:
+            await side.close()
+
+    return await round_robin([FreshSide(kind, binary, base_url) for kind in kinds], cfg.warmup, cfg.repeats_first,
+                             measure, failed)
+
+
+async def scenario_after_idle(sides, cfg, failed: dict[str, str]) -> dict[str, list[float]]:
+    """A request after the server closed the client's kept-alive connections for being idle: one request opens
+    them, the client then waits `idle_wait_s` (longer than the server's idle close) before asking again."""
 
     async def measure(side) -> float:
-        first: list[int] = []
-        t0 = now_ns()
-        await side.stream(spec, lambda text: first.append(now_ns()) if not first else None)
-        return ms(first[0] - t0)
+        await side.stream(make_spec(n=1))
+        await asyncio.sleep(cfg.idle_wait_s)
+        return await time_to_first_token(side)
 
-    return await round_robin(sides, cfg.warmup, cfg.repeats_ttft, measure, failed)
+    return await round_robin(sides, cfg.warmup, cfg.repeats_idle, measure, failed)
 
 
 async def scenario_throughput(sides, cfg, mode: str, failed: dict[str, str]) -> dict[str, list[float]]:
@@ -115,30 +155,29 @@ async def scenario_cancel(sides, cfg, upstream: UpstreamProcess, failed: dict[st
     return await round_robin(sides, cfg.warmup, cfg.repeats_cancel, measure, failed)
 
 
-async def scenario_reconnect(worker, cfg) -> dict[str, list[float]]:
-    """The worker only: a request whose kept-alive connection the server drops without answering (how long until
-    its answer, and the worker's CPU meanwhile), and the worker's CPU while it waits 1 s for a first token on a
-    kept-alive connection and on a new one."""
-    samples: dict[str, list[float]] = {"recover_ms": [], "recover_cpu_ms": [], "wait_reused_cpu_ms": [],
-                                       "wait_new_cpu_ms": []}
+async def scenario_reconnect(workers, cfg, failed: dict[str, str]) -> dict[str, dict[str, list[float]]]:
+    """The worker columns only: a request whose kept-alive connection the server drops without answering (how long
+    until its answer, and the worker's CPU meanwhile), and the worker's CPU while it waits 1 s for a first token on a
+    kept-alive connection and on a new one. Each round measures every worker column in turn."""
+    keys = ("recover_ms", "recover_cpu_ms", "wait_reused_cpu_ms", "wait_new_cpu_ms")
 
-    async def cpu_during(spec: str) -> tuple[float, float]:
+    async def cpu_during(worker, spec: str) -> tuple[float, float]:
         c0, t0 = cpu_ms(worker.pid), now_ns()
         await worker.stream(spec)
         return ms(now_ns() - t0), cpu_ms(worker.pid) - c0
 
     wait = make_spec(n=1, first=cfg.reconnect_wait_ms)
-    for round_number in range(cfg.warmup + cfg.repeats_reconnect):
+
+    async def measure(worker) -> dict[str, float]:
         await worker.stream(make_spec(n=1))  # leaves a kept-alive connection
-        elapsed, cpu = await cpu_during(make_spec(n=20, drop=1))
-        _, reused = await cpu_during(wait)
+        elapsed, cpu = await cpu_during(worker, make_spec(n=20, drop=1))
+        _, reused = await cpu_during(worker, wait)
         await worker.stream(make_spec(n=1, close=1))  # the next request needs a new connection
-        _, new = await cpu_during(wait)
-        if round_number >= cfg.warmup:
-            for key, value in (("recover_ms", elapsed), ("recover_cpu_ms", cpu), ("wait_reused_cpu_ms", reused),
-                               ("wait_new_cpu_ms", new)):
-                samples[key].append(value)
-    return samples
+        _, new = await cpu_during(worker, wait)
+        return dict(zip(keys, (elapsed, cpu, reused, new)))
+
+    rounds = await round_robin(workers, cfg.warmup, cfg.repeats_reconnect, measure, failed)
+    return {kind: {key: [r[key] for r in values] for key in keys} for kind, values in rounds.items() if values}
 
 
 def measure_startup(binary: Path, venv_python: str | None, repeats: int, warmup: int) -> dict[str, list[float]]:
@@ -182,7 +221,7 @@ async def child_concurrency(side, params: dict[str, Any]) -> dict[str, Any]:
     the peak RSS of each phase separately. One warm-up round opens the connections, as in a running assistant."""
     streams, n_instant, n_paced, interval = params["streams"], params["n_instant"], params["n_paced"], params["interval"]
     await side.start()
-    pid = side.pid if side.name == "worker" else os.getpid()
+    pid = side.pid if side.is_worker else os.getpid()
     await asyncio.gather(*(side.stream(make_spec(n=5, size=5)) for _ in range(streams)))
     latencies: list[float] = []
     steady: list[float] = []  # deltas sent once all streams had started (0.5 s into the round)
@@ -222,7 +261,7 @@ async def child_concurrency(side, params: dict[str, Any]) -> dict[str, Any]:
 async def child_memory(side, params: dict[str, Any]) -> dict[str, Any]:
     total, concurrency, warm = params["requests"], params["concurrency"], params["warm"]
     await side.start()
-    pid = side.pid if side.name == "worker" else os.getpid()
+    pid = side.pid if side.is_worker else os.getpid()
     spec = make_spec(n=5, size=5)
     await side.stream(spec)
     await asyncio.sleep(0.5)
