@@ -164,11 +164,12 @@ def git_commit() -> str:
 
 
 async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: UpstreamProcess, results: dict[str, Any], only) -> None:
-    sides = [make_side(kind, binary, upstream.base_url) for kind in kinds]
     failed = results["failed"]
+    scenarios = [name for name in ("ttft", "first", "idle", "throughput", "throughput_other", "cancel", "reconnect")
+                 if only(name.removesuffix("_other"))]
+    sides = await start_sides([make_side(kind, binary, upstream.base_url) for kind in kinds],
+                              [failed.setdefault(name, {}) for name in scenarios])
     try:
-        for side in sides:
-            await side.start()
         results["transports"] = {side.name: side.reported_transport() for side in sides if side.is_worker}
         if only("ttft"):
             log("time to first token")
@@ -212,13 +213,27 @@ async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: Upstream
             await side.close()
 
 
+async def start_sides(sides: list, failed_in: list[dict[str, str]]) -> list:
+    """Starts each column's client; one that cannot start is failed, with its reason, in each of `failed_in`."""
+    started = []
+    for side in sides:
+        try:
+            await asyncio.wait_for(side.start(), MEASURE_LIMIT_S)
+        except Exception as exc:
+            log(f"{side.name} could not start: {failure_reason(exc)}; the other columns go on")
+            for failed in failed_in:
+                failed.setdefault(side.name, failure_reason(exc))
+            await side.close()
+            continue
+        started.append(side)
+    return started
+
+
 async def measure_after_idle(cfg, kinds: list[str], binary: Path, failed: dict[str, str]) -> dict[str, list[float]]:
     """The idle row, on a server of its own that closes idle connections (the other rows' server never does)."""
     upstream = UpstreamProcess([str(Path(__file__).resolve()), "--serve", "--idle-close", str(cfg.idle_close_s)])
-    sides = [make_side(kind, binary, upstream.base_url) for kind in kinds]
+    sides = await start_sides([make_side(kind, binary, upstream.base_url) for kind in kinds], [failed])
     try:
-        for side in sides:
-            await side.start()
         return await scenario_after_idle(sides, cfg, failed)
     finally:
         for side in sides:

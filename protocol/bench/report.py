@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Callable
 
 from clients import WORKER_KINDS
@@ -11,8 +12,6 @@ from measure import median
 COLUMN_NAMES = {"socket": "worker socket", "urlsession": "worker URLSession", "openai": "openai SDK", "aiohttp": "aiohttp"}
 SHORT_NAMES = {"socket": "socket", "urlsession": "URLSession"}
 COLUMN_LABELS = {**{kind: f"{name} column" for kind, name in COLUMN_NAMES.items()}, "all": "every column"}
-# Below this, a row the socket transport loses to URLSession is said to be within the run-to-run noise.
-NOISE = 0.05
 
 
 class Row:
@@ -41,7 +40,22 @@ class Row:
         s, u = self.values.get("socket"), self.values.get("urlsession")
         if not self.compare or s is None or u is None:
             return None
+        if fmt(s, self.unit) == fmt(u, self.unit):
+            return False  # the same figure in the table
         return s < u if self.higher_better else s > u
+
+    def socket_worse_rounds(self) -> tuple[int, int, float] | None:
+        """Rounds in which the socket column did worse than the URLSession one (measured side by side in the same
+        round), rounds with a difference, and the two-sided sign test's p that the two are alike; None without
+        rounds to pair."""
+        pairs = list(zip(self.samples.get("socket", []), self.samples.get("urlsession", [])))
+        differing = [(s, u) for s, u in pairs if s != u]
+        if not differing:
+            return None
+        worse = sum(1 for s, u in differing if (s < u if self.higher_better else s > u))
+        n = len(differing)
+        tail = sum(math.comb(n, k) for k in range(min(worse, n - worse) + 1)) / 2 ** n
+        return worse, n, min(1.0, 2 * tail)
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "scenario": self.label, "unit": self.unit,
@@ -235,6 +249,7 @@ def reconnect_rows(r: dict[str, dict[str, list[float]]], cfg) -> list[Row]:
              "Foundation on Linux keeps waking up on a connection it had to wait to write to (PROTOCOL.md §9.1)")):
         values = column(key)
         rows.append(Row(row_key, label, "ms", values, scenario="reconnect", note=note,
+                        samples={kind: samples[key] for kind, samples in r.items()},
                         target="" if limit is None else f"< {limit} ms",
                         met=None if limit is None else per_worker(values, lambda v, limit=limit: v < limit)))
     return rows
@@ -308,6 +323,13 @@ def socket_summary(rows: list[Row], results: dict[str, Any]) -> list[str]:
     for row in lost:
         s, u = row.values["socket"], row.values["urlsession"]
         worse = ratio(u - s, s) if row.higher_better else ratio(s - u, u)
-        by = "" if worse is None else f", {worse:.0%} worse" + (f", within {NOISE:.0%}: noise on this machine" if worse <= NOISE else "")
-        lines.append(f"  - loses: {row.label}: socket {fmt(s, row.unit)} vs URLSession {fmt(u, row.unit)} {row.unit}{by}")
+        by = "" if worse is None else f", {worse:.0%} worse"
+        rounds = row.socket_worse_rounds()
+        if rounds is None:
+            why = "one figure per column, no rounds to tell a difference from noise"
+        else:
+            w, n, p = rounds
+            why = (f"worse in {w} of {n} rounds, sign test p = {p:.2g}: "
+                   + ("a real difference" if p < 0.05 else "not distinguishable from noise"))
+        lines.append(f"  - loses: {row.label}: socket {fmt(s, row.unit)} vs URLSession {fmt(u, row.unit)} {row.unit}{by} ({why})")
     return lines
