@@ -26,7 +26,8 @@ worker's own HTTP/1.1 client) or `urlsession`. The openai SDK column is `AsyncOp
 aiohttp column reads and json-decodes the SSE stream directly (the floor).
 
 This file is the command line and the run; the parts are measure.py (clock, statistics, /proc), servers.py
-(the upstream), clients.py (the columns), scenarios.py and report.py (the table). README.md says what
+(the upstream), clients.py (the columns), scenarios.py, report.py (the table) and summary.py (the socket
+transport against issue 14's targets). README.md says what
 each row means. A column that fails is reported as failed, with its reason, under the table.
 
 Nothing here is a test: `swift test` never depends on timing.
@@ -48,10 +49,11 @@ from typing import Any
 
 from clients import WORKER_KINDS, make_side
 from measure import BUILD_DIR, DEFAULT_BINARY, ROOT, VENV, log, median, ms
-from report import build_rows, render, socket_summary
+from report import build_rows, render
 from scenarios import (MEASURE_LIMIT_S, child_main, failure_reason, measure_child, measure_startup, scenario_after_idle,
                        scenario_cancel, scenario_first_request, scenario_reconnect, scenario_throughput, scenario_ttft)
 from servers import UpstreamConnection, UpstreamProcess, make_spec, serve
+from summary import socket_summary
 
 
 def have_comparison_packages() -> bool:
@@ -290,11 +292,11 @@ def main(argv: list[str]) -> None:
     meta["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     meta["elapsed_s"] = time.monotonic() - started
     rows = build_rows(results, cfg)
-    table = render(rows, meta, results)
+    summary = socket_summary(rows, results)
+    table = render(rows, meta, summary)
     if cfg.json:
         print(table, file=sys.stderr)
-        print(json.dumps({"meta": meta, "rows": [row.as_dict() for row in rows], "summary": socket_summary(rows, results),
-                          "raw": results}, indent=2))
+        print(json.dumps({"meta": meta, "rows": [row.as_dict() for row in rows], "summary": summary, "raw": results}, indent=2))
     else:
         print(table)
 
