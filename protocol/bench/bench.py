@@ -50,7 +50,7 @@ from typing import Any
 from clients import WORKER_KINDS, make_side
 from measure import BUILD_DIR, DEFAULT_BINARY, ROOT, VENV, log, median, ms
 from report import build_rows, render
-from scenarios import (MEASURE_LIMIT_S, child_main, failure_reason, measure_child, measure_startup, scenario_after_idle,
+from scenarios import (MEASURE_LIMIT_S, child_main, failure_reason, measure_children, measure_startup, scenario_after_idle,
                        scenario_cancel, scenario_first_request, scenario_reconnect, scenario_throughput, scenario_ttft)
 from servers import UpstreamConnection, UpstreamProcess, make_spec, serve
 from summary import socket_summary
@@ -150,7 +150,7 @@ def parse_args(argv: list[str]):
     args.reconnect_wait_ms = 1000
     args.c_instant = 200
     args.c_paced = 50
-    args.c_repeats = 1 if args.quick else 3
+    args.c_rounds = 2 if args.quick else 3  # a new child process per column and round, the columns in turn
     if args.quick:
         args.mem_requests = min(args.mem_requests, 2000)
     args.mem_warm = max(1, args.mem_requests // 10)
@@ -274,18 +274,14 @@ def main(argv: list[str]) -> None:
     try:
         asyncio.run(run_in_process(cfg, kinds, binary, upstream, results, only))
         if only("concurrency"):
-            results["concurrency"] = {}
+            log(f"{cfg.streams} concurrent streams")
             params = {"streams": cfg.streams, "n_instant": cfg.c_instant, "n_paced": cfg.c_paced, "interval": cfg.interval,
-                      "repeats": cfg.c_repeats}
-            for kind in kinds:
-                log(f"{cfg.streams} concurrent streams: {kind}")
-                measure_child(results, "concurrency", kind, binary, upstream.base_url, params)
+                      "repeats": 1}
+            measure_children(results, "concurrency", kinds, binary, upstream.base_url, params, cfg.c_rounds)
         if only("memory"):
-            results["memory"] = {}
+            log(f"memory over {cfg.mem_requests} requests")
             params = {"requests": cfg.mem_requests, "concurrency": 8, "warm": cfg.mem_warm}
-            for kind in kinds:
-                log(f"memory over {cfg.mem_requests} requests: {kind}")
-                measure_child(results, "memory", kind, binary, upstream.base_url, params)
+            measure_children(results, "memory", kinds, binary, upstream.base_url, params, 1)
     finally:
         upstream.close()
 

@@ -217,19 +217,23 @@ def scenario_rows(results: dict[str, Any], cfg) -> list[Row]:
 def concurrency_rows(c: dict[str, Any], cfg) -> list[Row]:
     rows: list[Row] = []
     get = lambda key: {k: v.get(key) for k, v in c.items()}  # noqa: E731
+    rounds = lambda key, scale=1.0: {k: [r[key] * scale for r in v["rounds"] if r.get(key)] for k, v in c.items()}  # noqa: E731
     rows.append(Row("c256_throughput", f"{cfg.streams} concurrent streams × {cfg.c_instant} deltas, instant: throughput",
-                    "deltas/s", get("throughput"), higher_better=True, scenario="concurrency",
-                    note="higher is better; every ratio here is the first column ÷ the second"))
+                    "deltas/s", get("throughput"), higher_better=True, scenario="concurrency", samples=rounds("throughput"),
+                    note=f"higher is better; every ratio here is the first column ÷ the second; the median of {cfg.c_rounds} "
+                    f"rounds, a new child process per column and round, the columns in turn (so on every {cfg.streams}-stream row)"))
     for p in ("p50", "p99"):
         steady = get(f"steady_{p}")
         rows.append(Row(f"c256_latency_{p}", f"{cfg.streams} streams at {1000 / cfg.interval:.0f} deltas/s each: added latency per delta, {p}",
-                        "ms", get(f"latency_{p}"), scenario="concurrency",
+                        "ms", get(f"latency_{p}"), scenario="concurrency", samples=rounds(f"latency_{p}"),
                         note="once all streams have started (deltas sent 0.5 s or more into the round): "
                         + ", ".join(f"{COLUMN_NAMES.get(k, k)} {fmt(v, 'ms')} ms" for k, v in steady.items())))
     for phase, label in (("paced", "paced"), ("instant", "instant burst")):
         peak = {k: (v / 1024 if v else None) for k, v in get(f"peak_rss_{phase}_kib").items()}
         rows.append(Row(f"c256_peak_rss_{phase}", f"{cfg.streams} streams, {label}: peak RSS of the worker (Python columns: the client process)",
-                        "MB", peak, target="worker < 80 MB", met=per_worker(peak, lambda v: v < 80), scenario="concurrency"))
+                        "MB", peak, target="worker < 80 MB", met=per_worker(peak, lambda v: v < 80), scenario="concurrency",
+                        samples=rounds(f"peak_rss_{phase}_kib", 1 / 1024),
+                        note="" if phase == "paced" else f"the highest of the {cfg.c_rounds} rounds (every peak RSS row)"))
     return rows
 
 

@@ -300,13 +300,36 @@ def run_child(kind: str, task: str, binary: Path, base_url: str, params: dict[st
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def measure_child(results: dict[str, Any], task: str, kind: str, binary: Path, base_url: str, params: dict[str, Any]) -> None:
-    """One column of a child-process scenario; a failure is recorded with its reason and the next column runs."""
-    try:
-        results[task][kind] = run_child(kind, task, binary, base_url, params)
-    except Exception as exc:
-        results["failed"].setdefault(task, {})[kind] = failure_reason(exc)
-        log(f"{kind} failed: {failure_reason(exc)}; the other columns go on")
+def measure_children(results: dict[str, Any], task: str, kinds: list[str], binary: Path, base_url: str,
+                     params: dict[str, Any], rounds: int) -> None:
+    """A child-process scenario, `rounds` times over the columns in turn (alternating order, as `round_robin`), a new
+    child per column and round, so a burst of load on the machine hits the columns alike. A column's figures are
+    the median over its rounds (a peak RSS: the highest), its rounds kept under "rounds". A column that fails is
+    recorded with its reason and left out of the later rounds; the other columns go on."""
+    failed = results["failed"].setdefault(task, {})
+    per_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    for number in range(rounds):
+        for kind in kinds if number % 2 == 0 else list(reversed(kinds)):
+            if kind in failed:
+                continue
+            log(f"{task}: {kind}, round {number + 1} of {rounds}")
+            try:
+                per_kind[kind].append(run_child(kind, task, binary, base_url, params))
+            except Exception as exc:
+                failed[kind] = failure_reason(exc)
+                per_kind[kind] = []
+                log(f"{kind} failed: {failed[kind]}; the other columns go on")
+    results[task] = {kind: combine_rounds(values) for kind, values in per_kind.items() if values}
+
+
+def combine_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    combined: dict[str, Any] = {}
+    for key in rounds[0]:
+        values = [r[key] for r in rounds if isinstance(r.get(key), (int, float))]
+        if values:
+            combined[key] = max(values) if key.startswith("peak_") else median(values)
+    combined["rounds"] = rounds
+    return combined
 
 
 def child_main(kind: str, task: str, binary: Path, base_url: str, params: dict[str, Any]) -> None:

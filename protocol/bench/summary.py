@@ -51,7 +51,7 @@ def socket_summary(rows: list[Row], results: dict[str, Any]) -> list[str]:
     row = by_key.get("c256_peak_rss_instant")
     if row is not None:
         value = row.values.get("socket")
-        lines.append(f"- instant-burst peak RSS of 256 streams < 80 MB: {verdict(below(value, 80))}"
+        lines.append(f"- instant-burst peak RSS of {row.label.split(' streams')[0]} streams < 80 MB: {verdict(below(value, 80))}"
                      + ("" if value is None else f" ({fmt(value, 'MB')} MB; URLSession {fmt(row.values.get('urlsession'), 'MB')} MB)"))
     compared = [row for row in rows if row.socket_loses() is not None]
     lost = [row for row in compared if row.socket_loses()]
