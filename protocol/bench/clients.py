@@ -36,9 +36,11 @@ class WorkerSide:
     def pid(self) -> int | None:
         return self.client.pid
 
-    def reported_transport(self) -> Any:
-        """What configure's answer says about the transport (None from a worker that does not know the setting)."""
-        return (self.client.effective_config or {}).get("transport")
+    def reported_transport(self) -> str | None:
+        """The transport configure's answer says carries this column's requests (`effective_transport`, else
+        `transport`); None from a worker that does not know the setting."""
+        config = self.client.effective_config or {}
+        return config.get("effective_transport") or config.get("transport")
 
     async def stream(self, spec: str, on_content: Callable[[str], None] | None = None) -> Any:
         stream = self.client.chat_stream(MESSAGES, model=spec)

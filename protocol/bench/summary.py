@@ -3,7 +3,6 @@ to URLSession."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from report import COLUMN_NAMES, Row, below, fmt, ratio
@@ -19,8 +18,11 @@ def socket_summary(rows: list[Row], results: dict[str, Any]) -> list[str]:
         lines.append("- NOTE: configure's answer reports no `transport`: this worker ignores the setting, so both worker "
                      "columns measured URLSession and the comparison below says nothing about the socket transport.")
     elif transports:
-        lines.append("- configure reported: " + "; ".join(f"{COLUMN_NAMES[k]} column: transport {json.dumps(v)}"
-                                                          for k, v in transports.items()))
+        lines.append("- configure's answer (effective_transport): " + "; ".join(f"{COLUMN_NAMES[k]} column: {v}"
+                                                                             for k, v in transports.items()))
+        for kind, value in transports.items():
+            if value != kind:
+                lines.append(f"- NOTE: the {COLUMN_NAMES[kind]} column's requests went over {value}, not {kind}.")
 
     def verdict(ok: bool | None) -> str:
         return "not measured" if ok is None else ("met" if ok else "NOT met")
