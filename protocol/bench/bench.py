@@ -261,7 +261,7 @@ def main(argv: list[str]) -> None:
     started = time.monotonic()
     meta = {"cores": os.cpu_count(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "python": platform.python_version(), "commit": git_commit(), "platform": platform.platform(),
-            "binary": str(binary)}
+            "binary": str(binary), "binary_given": bool(cfg.binary)}
     results: dict[str, Any] = {"failed": {}, "columns": kinds}
 
     if only("startup"):

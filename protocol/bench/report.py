@@ -108,7 +108,9 @@ def render(rows: list[Row], meta: dict[str, Any], summary: list[str]) -> str:
         out += "\n\n" + "\n".join(notes)
     out += "\n\n" + "\n".join(summary)
     out += (f"\n\nmachine: {meta['cores']} cores, load average {meta['load_before']} before / {meta['load_after']} after; "
-            f"Python {meta['python']}; worker {meta['commit']}; {meta['elapsed_s']:.0f} s")
+            f"Python {meta['python']}; worker "
+            + (f"binary {meta['binary']} (bench {meta['commit']})" if meta.get("binary_given") else meta["commit"])
+            + f"; {meta['elapsed_s']:.0f} s")
     return out
 
 
