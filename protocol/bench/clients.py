@@ -14,9 +14,8 @@ from typing import Any, Callable
 from measure import MESSAGES, now_ns
 
 
-# The worker's columns: column name -> the `transport` its configure asks for.
-WORKER_TRANSPORTS = {"socket": "socket", "urlsession": "urlsession"}
-WORKER_KINDS = tuple(WORKER_TRANSPORTS)
+# The worker's columns, each named after the `transport` its configure asks for.
+WORKER_KINDS = ("socket", "urlsession")
 
 
 class WorkerSide:
@@ -27,7 +26,7 @@ class WorkerSide:
 
         self.name = kind
         self.client = WorkerClient(binary, config={"provider": "openai_compatible", "base_url": base_url, "model": "bench",
-                                                   "transport": WORKER_TRANSPORTS[kind]})
+                                                   "transport": kind})
 
     async def start(self) -> None:
         await self.client.start()
@@ -145,7 +144,7 @@ class AiohttpSide:
 
 
 def make_side(kind: str, binary: Path, base_url: str):
-    if kind in WORKER_TRANSPORTS:
+    if kind in WORKER_KINDS:
         return WorkerSide(kind, binary, base_url)
     if kind == "openai":
         return OpenAISide(base_url)
