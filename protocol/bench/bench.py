@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of caal-llm-worker, on each of its transports, against the openai SDK and a bare aiohttp client (issues 7, 14).
 
-    python3 protocol/bench/bench.py            # the full table (a few minutes on 2 cores)
+    python3 protocol/bench/bench.py            # the full table (about 6 minutes on 2 cores)
     python3 protocol/bench/bench.py --quick    # fewer repeats, for a quick look
     python3 protocol/bench/bench.py --json     # machine-readable results on stdout
 
