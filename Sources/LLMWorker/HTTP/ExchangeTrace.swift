@@ -26,7 +26,7 @@ final class ExchangeTrace: @unchecked Sendable {
 
     private let log: RequestLog
     private let attempt: Int
-    private let exchange: HTTPExchange
+    private let exchange: any TransportExchange
     private let timeouts: Timeouts
     private let streaming: Bool
     private let start = DispatchTime.now().uptimeNanoseconds
@@ -44,7 +44,7 @@ final class ExchangeTrace: @unchecked Sendable {
     static let maxWaitingInterval = 5.0
 
     /// A trace for an attempt made by the request running in this task, if it logs at `debug`; logs its first line.
-    static func begin(attempt: Int, request: URLRequest, exchange: HTTPExchange, timeouts: Timeouts, streaming: Bool) -> ExchangeTrace? {
+    static func begin(attempt: Int, request: URLRequest, exchange: any TransportExchange, timeouts: Timeouts, streaming: Bool) -> ExchangeTrace? {
         guard let log = RequestLog.current, log.isDebug else { return nil }
         let trace = ExchangeTrace(log: log, attempt: attempt, exchange: exchange, timeouts: timeouts, streaming: streaming)
         let what = streaming ? "stream" : "whole answer"
@@ -54,7 +54,7 @@ final class ExchangeTrace: @unchecked Sendable {
         return trace
     }
 
-    private init(log: RequestLog, attempt: Int, exchange: HTTPExchange, timeouts: Timeouts, streaming: Bool) {
+    private init(log: RequestLog, attempt: Int, exchange: any TransportExchange, timeouts: Timeouts, streaming: Bool) {
         self.log = log
         self.attempt = attempt
         self.exchange = exchange

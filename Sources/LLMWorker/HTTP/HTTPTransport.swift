@@ -59,7 +59,7 @@ struct TransportResponseHead: Sendable, Equatable {
 }
 
 /// A failure of the socket transport, by what it means to the caller.
-struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+struct TransportError: LocalizedError, Sendable, Equatable, CustomStringConvertible {
     enum Kind: Sendable, Equatable {
         /// The request cannot be sent as it is (not `http://`, a header with a line break, …): the worker's fault.
         case invalidRequest
@@ -93,4 +93,5 @@ struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     var description: String { message }
+    var errorDescription: String? { message }
 }

@@ -81,11 +81,11 @@ final class ConnectionWarmer: @unchecked Sendable {
         let before = client.activity
         let socketsBefore = tellingReuse ? TCPSocketCensus.current() : nil
         let clock = RequestClock()
-        let call = UpstreamCall(client: client, request: request, timeouts: timeouts, streaming: false, provider: flavor.kind)
+        let call = UpstreamCall(transport: URLSessionTransport(client: client), request: request, timeouts: timeouts, streaming: false, provider: flavor.kind)
         do {
-            let head = try await call.run { events in
-                let head = try await call.head(&events)
-                _ = try await call.body(&events)
+            let head = try await call.run {
+                let head = try await call.head()
+                _ = try await call.body()
                 return head
             }
             report.ms = clock.elapsedMs
