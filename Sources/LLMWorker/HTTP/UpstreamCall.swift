@@ -28,7 +28,7 @@ struct UpstreamCall: Sendable {
     /// - Parameter attempt: which attempt of its request this is, for the debug log.
     init(transport: any HTTPTransport, request: URLRequest, timeouts: Timeouts, streaming: Bool, provider: ProviderKind, attempt: Int = 1) {
         exchange = transport.start(request)
-        trace = ExchangeTrace.begin(attempt: attempt, request: request, exchange: exchange, timeouts: timeouts, streaming: streaming)
+        trace = ExchangeTrace.begin(attempt: attempt, request: request, via: transport.kind, exchange: exchange, timeouts: timeouts, streaming: streaming)
         watchdog = ExchangeWatchdog(timeouts: timeouts, streaming: streaming)
         watchdog.watch(exchange)
         self.provider = provider
@@ -146,6 +146,9 @@ struct UpstreamCall: Sendable {
                 .withOrigin(.connection)
         case .connectionLost:
             return ProviderError(.connection, "The connection to \(host) was lost during the response: \(failure.message)", provider: kind)
+                .withOrigin(.connection)
+        case .malformedResponse where failure.notHTTP:
+            return ProviderError(.connection, "Could not reach \(host): what answered is not an HTTP server the worker can read (\(failure.message)) Is base_url the model server's address?", provider: kind)
                 .withOrigin(.connection)
         case .malformedResponse:
             // The server answered, but not in HTTP the worker can read: the same request would get the same.

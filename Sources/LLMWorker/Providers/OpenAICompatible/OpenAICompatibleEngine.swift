@@ -7,23 +7,23 @@ import FoundationNetworking
 /// parses answers and streams. A `ProviderFlavor` supplies what differs between OpenRouter and the rest.
 struct OpenAICompatibleEngine: LLMProvider {
     let flavor: any ProviderFlavor
-    let transport: URLSessionTransport
+    let transports: TransportRouter
     let logger: Logger
     let streamOptionsMemory: StreamOptionsMemory
     let warmer: ConnectionWarmer
 
-    init(flavor: any ProviderFlavor, client: HTTPClient, logger: Logger) {
+    init(flavor: any ProviderFlavor, transports: TransportRouter, logger: Logger) {
         self.flavor = flavor
-        transport = URLSessionTransport(client: client)
+        self.transports = transports
         self.logger = logger
         streamOptionsMemory = StreamOptionsMemory()
-        warmer = ConnectionWarmer(flavor: flavor, client: client, logger: logger)
+        warmer = ConnectionWarmer(flavor: flavor, transports: transports, logger: logger)
     }
 
     private var builder: ChatRequestBuilder { ChatRequestBuilder(flavor: flavor) }
 
     func prepare(_ settings: ResolvedSettings) {
-        transport.client.warmUp()
+        transports.warmUp(for: settings)
         warmer.preOpen(settings)
     }
 
@@ -34,7 +34,7 @@ struct OpenAICompatibleEngine: LLMProvider {
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
         return try await withRetries(request.settings) { attempt in
-            let call = UpstreamCall(transport: transport, request: urlRequest, timeouts: attempt.timeouts,
+            let call = UpstreamCall(transport: transports.transport(for: request.settings), request: urlRequest, timeouts: attempt.timeouts,
                                     streaming: false, provider: flavor.kind, attempt: attempt.number)
             return try await call.run {
                 let head = try await call.head()
@@ -74,7 +74,7 @@ struct OpenAICompatibleEngine: LLMProvider {
     private func streamOnce(_ request: ProviderRequest, _ options: StreamOptions, attempt: RetryPolicy.Attempt, progress: StreamProgress,
                             deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws -> StreamOutcome {
         let urlRequest = try builder.build(request, stream: true, streamOptions: options.send)
-        let call = UpstreamCall(transport: transport, request: urlRequest, timeouts: attempt.timeouts,
+        let call = UpstreamCall(transport: transports.transport(for: request.settings), request: urlRequest, timeouts: attempt.timeouts,
                                 streaming: true, provider: flavor.kind, attempt: attempt.number)
         return try await call.run {
             let head = try await call.head()
@@ -114,7 +114,7 @@ struct OpenAICompatibleEngine: LLMProvider {
         urlRequest.httpMethod = "GET"
         builder.applyHeaders(to: &urlRequest, settings: settings, accept: "application/json")
         return try await withRetries(settings) { attempt in
-            let call = UpstreamCall(transport: transport, request: urlRequest, timeouts: attempt.timeouts, streaming: false,
+            let call = UpstreamCall(transport: transports.transport(for: settings), request: urlRequest, timeouts: attempt.timeouts, streaming: false,
                                     provider: flavor.kind, attempt: attempt.number)
             return try await call.run {
                 let head = try await call.head()
