@@ -1321,7 +1321,7 @@ extension OpenRPCDocument {
                 "name": "result",
                 "value": {
                   "ok": true,
-                  "version": "0.2.0",
+                  "version": "0.3.0",
                   "in_flight": 0
                 }
               }
