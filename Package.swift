@@ -15,10 +15,16 @@ let package = Package(
             dependencies: ["LLMWorker"],
             path: "Sources/caal-llm-worker"
         ),
-        // libFuzzer targets (Tests/Fuzz/README.md); in a normal build, tools that replay saved inputs.
-        .executableTarget(name: "FuzzLineParser", dependencies: ["LLMWorker"], path: "Sources/FuzzLineParser"),
-        .executableTarget(name: "FuzzSSEParser", dependencies: ["LLMWorker"], path: "Sources/FuzzSSEParser"),
-        .executableTarget(name: "FuzzHTTPResponse", dependencies: ["LLMWorker"], path: "Sources/FuzzHTTPResponse"),
+        // libFuzzer targets (Tests/Fuzz/README.md); in a debug build, tools that replay saved inputs. What they run is
+        // internal to LLMWorker (so the worker's release binary leaves it out), reached through `@testable import`:
+        // a release build has no testing, and there these tools only say so. FuzzTargetSupport is their `main`.
+        .target(name: "FuzzTargetSupport", path: "Sources/FuzzTargetSupport"),
+        .executableTarget(name: "FuzzLineParser", dependencies: ["LLMWorker", "FuzzTargetSupport"],
+                          path: "Sources/FuzzLineParser"),
+        .executableTarget(name: "FuzzSSEParser", dependencies: ["LLMWorker", "FuzzTargetSupport"],
+                          path: "Sources/FuzzSSEParser"),
+        .executableTarget(name: "FuzzHTTPResponse", dependencies: ["LLMWorker", "FuzzTargetSupport"],
+                          path: "Sources/FuzzHTTPResponse"),
         // Test helpers both test targets use (the tests' JSON, the mock HTTP server). Test targets cannot depend
         // on each other, so they live in an ordinary target; the tests see its internal declarations through
         // `@testable import` (test builds enable testing for every module). `swift build` builds it too, also

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: builds the worker and the tests, runs each XCTest target on its own
-# (LLMWorkerUnitTests, then LLMWorkerEndToEndTests, which drives the built binary), then the Python client's
+# (LLMWorkerUnitTests, then LLMWorkerEndToEndTests, which drives the built binary, twice: with the socket
+# transport, then with URLSession), then the Python client's
 # tests. Exits non-zero if anything failed and ends with one summary line: "N passed, M failed, S skipped".
 #
 # The counts are checked for completeness, not only for failures: every test in the sources must be in the
@@ -61,17 +62,28 @@ if [ "$build_code" -eq 0 ]; then
         count_step "swift test list" "$list_code" 0 0 0
     fi
 
-    # The unit tests first: they take seconds.
+    # The unit tests first: they take seconds. The end-to-end tests run once per HTTP transport of the worker
+    # (CAAL_LLM_WORKER_TRANSPORT, the default of configure's `transport`, reaches every worker the tests start).
     for module in $(cut -d. -f1 "$log_dir/listed.txt" | sort -u | awk '{ print ($0 ~ /Unit/ ? 0 : 1), $0 }' | sort | cut -d' ' -f2); do
-        echo "== swift test: $module"
         grep "^$module\." "$log_dir/listed.txt" | sed -E 's/^[^.]*\.//; s|/|.|' > "$log_dir/$module.listed"
-        swift test --skip-build --filter "^$module\\." 2>&1 | tee "$log_dir/$module.log"
-        test_code=${PIPESTATUS[0]}
-        awk -f Tests/tally-xctest.awk "$log_dir/$module.listed" "$log_dir/$module.log" > "$log_dir/$module.tally"
-        tally_code=$?
-        read -r step_passed step_failed step_skipped seconds < "$log_dir/$module.tally"
-        if [ "$tally_code" -ne 0 ] && [ "$test_code" -eq 0 ]; then test_code=$tally_code; fi
-        count_step "$module" "$test_code" "$step_passed" "$step_failed" "$step_skipped" "$seconds"
+        transports="-"
+        [[ $module == *EndToEnd* ]] && transports="socket urlsession"
+        for transport in $transports; do
+            step="$module"
+            [ "$transport" = "-" ] || step="$module (transport $transport)"
+            echo "== swift test: $step"
+            if [ "$transport" = "-" ]; then
+                swift test --skip-build --filter "^$module\\." 2>&1 | tee "$log_dir/run.log"
+            else
+                CAAL_LLM_WORKER_TRANSPORT=$transport swift test --skip-build --filter "^$module\\." 2>&1 | tee "$log_dir/run.log"
+            fi
+            test_code=${PIPESTATUS[0]}
+            awk -f Tests/tally-xctest.awk "$log_dir/$module.listed" "$log_dir/run.log" > "$log_dir/run.tally"
+            tally_code=$?
+            read -r step_passed step_failed step_skipped seconds < "$log_dir/run.tally"
+            if [ "$tally_code" -ne 0 ] && [ "$test_code" -eq 0 ]; then test_code=$tally_code; fi
+            count_step "$step" "$test_code" "$step_passed" "$step_failed" "$step_skipped" "$seconds"
+        done
     done
 fi
 

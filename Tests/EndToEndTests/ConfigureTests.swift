@@ -9,6 +9,7 @@ final class ConfigureTests: XCTestCase {
         "provider", "model", "base_url", "api_key_set", "api_key_source", "headers", "temperature", "max_tokens",
         "app_url", "app_title", "fallback_models", "routing", "strip_think", "recover_tool_calls",
         "connect_timeout_s", "first_token_timeout_s", "idle_timeout_s", "timeout_s", "max_retries", "max_retry_wait_s", "mock",
+        "transport", "effective_transport",
     ]
 
     private func configure(_ worker: WorkerProcess, _ params: JSON, file: StaticString = #filePath, line: UInt = #line) throws -> JSON {
@@ -25,6 +26,7 @@ final class ConfigureTests: XCTestCase {
             "app_title": "CAAL Voice Assistant", "fallback_models": [], "routing": nil, "strip_think": true,
             "recover_tool_calls": true, "connect_timeout_s": 10, "first_token_timeout_s": 30, "idle_timeout_s": 30, "timeout_s": 120,
             "max_retries": 2, "max_retry_wait_s": 10, "mock": nil,
+            "transport": .string(TestTransport.requested ?? "auto"), "effective_transport": nil,
         ])
     }
 

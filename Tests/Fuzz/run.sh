@@ -2,7 +2,7 @@
 # Builds a libFuzzer target and runs it. Usage:
 #   bash Tests/Fuzz/run.sh line|sse|http [SECONDS] [extra libFuzzer options...]
 # The working corpus grows in fuzz-corpus-<target>/ (git-ignored), seeded from Tests/Fuzz/seeds/<target>/;
-# crash inputs land in fuzz-corpus-<target>-crashes/. Replay one with the normal build:
+# crash inputs land in fuzz-corpus-<target>-crashes/. Replay one with the debug build:
 #   swift build && .build/debug/FuzzLineParser fuzz-corpus-line-crashes/crash-...
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -137,6 +137,16 @@ if [ -z "$runpath" ]; then
 else
     fail "no RPATH/RUNPATH other than \$ORIGIN" "$(echo $runpath)"
 fi
+# The fuzz entry points are internal to the library and the worker never calls them: the release build leaves them
+# out (Tests/Fuzz/README.md). A binary without a symbol table cannot show it either way.
+symbols="$(nm "$binary" 2>/dev/null || true)"
+if [ -z "$symbols" ]; then
+    skip "holds no fuzz entry point" "nm lists no symbols (a stripped binary?)"
+elif fuzz_symbols="$(echo "$symbols" | grep -c FuzzEntryPoints)"; then
+    fail "holds no fuzz entry point" "nm lists $fuzz_symbols FuzzEntryPoints symbols"
+else
+    pass "holds no fuzz entry point" "none among $(echo "$symbols" | wc -l) symbols"
+fi
 # What a slim Debian image with libcurl4 provides. libxml2 (FoundationXML) is not in CAAL's image.
 allowed='^(libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|librt\.so\.1|libutil\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|ld-linux-[-a-z0-9_]+\.so\.[0-9]+|libcurl\.so\.4)$'
 needed="$(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"

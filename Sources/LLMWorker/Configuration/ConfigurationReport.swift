@@ -5,7 +5,8 @@ struct ConfigurationReport: Encodable {
     let settings: ResolvedSettings
 
     enum CodingKeys: String, CodingKey {
-        case provider, model, headers, temperature, routing, mock
+        case provider, model, headers, temperature, routing, mock, transport
+        case effectiveTransport = "effective_transport"
         case baseURL = "base_url"
         case apiKeySet = "api_key_set"
         case apiKeySource = "api_key_source"
@@ -48,5 +49,7 @@ struct ConfigurationReport: Encodable {
         try c.encode(s.retry.maxRetries, forKey: .maxRetries)
         try c.encode(s.retry.maxRetryWait, forKey: .maxRetryWait)
         try c.encodeNullable(s.mock, forKey: .mock)
+        try c.encode(s.transport.rawValue, forKey: .transport)
+        try c.encodeNullable(s.effectiveTransport?.rawValue, forKey: .effectiveTransport)
     }
 }

@@ -31,8 +31,13 @@ public struct ConfigurationSnapshot: Sendable {
         }
         var updated = stored[kind] ?? ProviderSettings()
         try updated.apply(params)
-        if requireKey, kind == .openrouter,
-           ResolvedSettings(provider: kind, settings: updated, environment: environment).apiKey == nil {
+        let resolved = ResolvedSettings(provider: kind, settings: updated, environment: environment)
+        // Only a `socket` asked for in configure is a requirement; the environment's default is a preference.
+        if kind != .mock, updated.transport == .socket,
+           let problem = TransportMode.socket.problem(with: resolved.baseURL, proxies: ProxyEnvironment(environment)) {
+            throw InvalidParams(field: "transport", problem)
+        }
+        if requireKey, kind == .openrouter, resolved.apiKey == nil {
             throw InvalidParams(field: "api_key",
                                 "is required for openrouter: pass api_key or set OPENROUTER_API_KEY in the worker's environment")
         }

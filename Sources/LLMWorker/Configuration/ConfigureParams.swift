@@ -23,9 +23,10 @@ public struct ConfigureParams: Decodable, Sendable {
     public var maxRetries: Patch<Int> = .keep
     public var maxRetryWait: Patch<Double> = .keep
     public var mock: Patch<[String: JSONValue]> = .keep
+    public var transport: Patch<TransportMode> = .keep
 
     enum CodingKeys: String, CodingKey {
-        case provider, model, headers, temperature, routing, mock
+        case provider, model, headers, temperature, routing, mock, transport
         case baseURL = "base_url"
         case apiKey = "api_key"
         case maxTokens = "max_tokens"
@@ -66,6 +67,7 @@ public struct ConfigureParams: Decodable, Sendable {
         maxRetries = try c.decodeIntegerPatch(forKey: .maxRetries)
         maxRetryWait = try c.decodePatch(Double.self, forKey: .maxRetryWait)
         mock = try c.decodePatch([String: JSONValue].self, forKey: .mock)
+        transport = try Self.decodeTransport(c)
     }
 
     private static func decodeProvider(_ c: KeyedDecodingContainer<CodingKeys>) throws -> Patch<ProviderKind> {
@@ -78,6 +80,19 @@ public struct ConfigureParams: Decodable, Sendable {
                 throw InvalidParams(field: "provider", "'\(name)' is not a provider; use one of \(known)")
             }
             return .set(kind)
+        }
+    }
+
+    private static func decodeTransport(_ c: KeyedDecodingContainer<CodingKeys>) throws -> Patch<TransportMode> {
+        switch try c.decodePatch(String.self, forKey: .transport) {
+        case .keep: return .keep
+        case .reset: return .reset
+        case .set(let name):
+            guard let mode = TransportMode(rawValue: name) else {
+                let known = TransportMode.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+                throw InvalidParams(field: "transport", "'\(name)' is not a transport; use one of \(known)")
+            }
+            return .set(mode)
         }
     }
 

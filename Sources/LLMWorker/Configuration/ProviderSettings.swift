@@ -21,6 +21,7 @@ public struct ProviderSettings: Sendable, Equatable {
     public var maxRetries: Int?
     public var maxRetryWait: Double?
     public var mock: [String: JSONValue]?
+    public var transport: TransportMode?
 
     public init() {}
 
@@ -48,6 +49,7 @@ public struct ProviderSettings: Sendable, Equatable {
         maxRetries = p.maxRetries.apply(to: maxRetries)
         maxRetryWait = p.maxRetryWait.apply(to: maxRetryWait)
         mock = p.mock.apply(to: mock)
+        transport = p.transport.apply(to: transport)
     }
 }
 
@@ -77,6 +79,10 @@ public struct ResolvedSettings: Sendable {
     public var timeouts: Timeouts
     public var retry: RetrySettings
     public var mock: [String: JSONValue]?
+    /// As configured, else as `CAAL_LLM_WORKER_TRANSPORT` says, else `auto`.
+    public var transport: TransportMode
+    /// What carries this provider's requests (nil for the mock, which makes none).
+    public var effectiveTransport: TransportKind?
 
     public init(provider: ProviderKind, settings s: ProviderSettings, environment: [String: String]) {
         self.provider = provider
@@ -105,6 +111,9 @@ public struct ResolvedSettings: Sendable {
         retry = RetrySettings(maxRetries: s.maxRetries ?? RetrySettings.defaults.maxRetries,
                               maxRetryWait: s.maxRetryWait ?? RetrySettings.defaults.maxRetryWait)
         mock = s.mock
+        transport = s.transport ?? TransportMode.fromEnvironment(environment) ?? .auto
+        effectiveTransport = provider == .mock ? nil
+            : TransportKind.chosen(by: transport, for: baseURL, proxies: ProxyEnvironment(environment))
     }
 }
 

@@ -26,7 +26,7 @@ final class ExchangeTrace: @unchecked Sendable {
 
     private let log: RequestLog
     private let attempt: Int
-    private let exchange: HTTPExchange
+    private let exchange: any TransportExchange
     private let timeouts: Timeouts
     private let streaming: Bool
     private let start = DispatchTime.now().uptimeNanoseconds
@@ -44,17 +44,20 @@ final class ExchangeTrace: @unchecked Sendable {
     static let maxWaitingInterval = 5.0
 
     /// A trace for an attempt made by the request running in this task, if it logs at `debug`; logs its first line.
-    static func begin(attempt: Int, request: URLRequest, exchange: HTTPExchange, timeouts: Timeouts, streaming: Bool) -> ExchangeTrace? {
+    static func begin(attempt: Int, request: URLRequest, via transport: TransportKind, exchange: any TransportExchange, timeouts: Timeouts, streaming: Bool) -> ExchangeTrace? {
         guard let log = RequestLog.current, log.isDebug else { return nil }
         let trace = ExchangeTrace(log: log, attempt: attempt, exchange: exchange, timeouts: timeouts, streaming: streaming)
         let what = streaming ? "stream" : "whole answer"
-        log.debug("attempt \(attempt): \(request.httpMethod ?? "GET") \(request.url?.absoluteString ?? "?") (\(what))")
+        log.debug("attempt \(attempt): \(request.httpMethod ?? "GET") \(request.url?.absoluteString ?? "?") (\(what), \(transport.rawValue))")
         log.tally?.update { $0.attempts += 1 }
+        exchange.whenResent { reason in
+            log.debug("attempt \(attempt): \(reason) The request is sent again on a new connection.")
+        }
         trace.startWaitingReports()
         return trace
     }
 
-    private init(log: RequestLog, attempt: Int, exchange: HTTPExchange, timeouts: Timeouts, streaming: Bool) {
+    private init(log: RequestLog, attempt: Int, exchange: any TransportExchange, timeouts: Timeouts, streaming: Bool) {
         self.log = log
         self.attempt = attempt
         self.exchange = exchange

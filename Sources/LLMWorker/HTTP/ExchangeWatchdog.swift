@@ -61,7 +61,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
     private static let queue = DispatchQueue(label: "exchange-watchdog")
 
     /// Starts watching; the exchange is failed at most once, with the deadline that passed.
-    func watch(_ exchange: HTTPExchange) {
+    func watch(_ exchange: any TransportExchange) {
         exchange.whenConnected { [weak self] in self?.markConnected() }
         let timer = DispatchSource.makeTimerSource(queue: Self.queue)
         timer.setEventHandler { [weak self] in self?.check(exchange) }
@@ -73,7 +73,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
     }
 
     /// The timer fired: fail the exchange if a deadline has passed, else wait for the nearest one.
-    private func check(_ exchange: HTTPExchange) {
+    private func check(_ exchange: any TransportExchange) {
         let received = exchange.received
         noteBytes(at: received.lastAt, complete: received.all)
         let (deadline, timeout) = nearestDeadline()

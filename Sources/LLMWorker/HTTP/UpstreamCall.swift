@@ -18,7 +18,7 @@ struct UpstreamCall: Sendable {
     /// A non-streamed answer larger than this is refused rather than held in memory.
     static let maxBodyBytes = 32 << 20
 
-    let exchange: HTTPExchange
+    let exchange: any TransportExchange
     let watchdog: ExchangeWatchdog
     /// Its debug lines, when its request logs at `debug`.
     let trace: ExchangeTrace?
@@ -26,9 +26,9 @@ struct UpstreamCall: Sendable {
     private let host: String
 
     /// - Parameter attempt: which attempt of its request this is, for the debug log.
-    init(client: HTTPClient, request: URLRequest, timeouts: Timeouts, streaming: Bool, provider: ProviderKind, attempt: Int = 1) {
-        exchange = client.start(request)
-        trace = ExchangeTrace.begin(attempt: attempt, request: request, exchange: exchange, timeouts: timeouts, streaming: streaming)
+    init(transport: any HTTPTransport, request: URLRequest, timeouts: Timeouts, streaming: Bool, provider: ProviderKind, attempt: Int = 1) {
+        exchange = transport.start(request)
+        trace = ExchangeTrace.begin(attempt: attempt, request: request, via: transport.kind, exchange: exchange, timeouts: timeouts, streaming: streaming)
         watchdog = ExchangeWatchdog(timeouts: timeouts, streaming: streaming)
         watchdog.watch(exchange)
         self.provider = provider
@@ -42,18 +42,18 @@ struct UpstreamCall: Sendable {
     }
 
     /// Runs `body` with the exchange tied to the calling task: cancelling the task closes the connection at once.
-    func run<T: Sendable>(_ body: (inout HTTPExchange.Events) async throws -> T) async throws -> T {
+    /// Inside `body`, the exchange's own failures come out as they are (a reader may tell a timeout after the answer
+    /// from one before it); what leaves `run` is a `ProviderError` or a `CancellationError`.
+    func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         defer { finish() }
         return try await withTaskCancellationHandler {
-            var iterator = exchange.makeEvents()
             do {
-                let value = try await body(&iterator)
+                let value = try await body()
                 try Task.checkCancellation()
                 trace?.end(failure: nil)
                 return value
             } catch {
-                // A cancelled task's event stream just ends (next() returns nil): what looks like a connection closed
-                // early or a truncated body is the cancel itself.
+                // What looks like a connection closed early or a truncated body may be the cancel itself.
                 if Task.isCancelled {
                     trace?.end(failure: "cancelled")
                     throw CancellationError()
@@ -67,28 +67,29 @@ struct UpstreamCall: Sendable {
         }
     }
 
-    /// The response head: the first event of every exchange.
-    func head(_ events: inout HTTPExchange.Events) async throws -> Head {
-        while let event = try await events.next() {
-            if case .response(let status, let headers) = event {
-                let head = Head(status: status, headers: headers)
-                trace?.receivedHead(status: status, contentType: head.contentType)
-                return head
-            }
-        }
-        throw ProviderError(.connection, "The connection to \(host) closed before any response.", provider: provider.rawValue)
+    /// The response head.
+    func head() async throws -> Head {
+        let response = try await exchange.responseHead()
+        let head = Head(status: response.status, headers: response.headers)
+        trace?.receivedHead(status: head.status, contentType: head.contentType)
+        return head
+    }
+
+    /// The next bytes of the body, lent to `consume` (see `TransportExchange.readBody`); false at its end.
+    func readBody(_ consume: (UnsafeRawBufferPointer) throws -> Void) async throws -> Bool {
+        try await exchange.readBody(consume)
     }
 
     /// The rest of the body, up to `limit` bytes.
-    func body(_ events: inout HTTPExchange.Events, limit: Int = maxBodyBytes) async throws -> Data {
+    func body(limit: Int = maxBodyBytes) async throws -> Data {
         var data = Data()
-        while let event = try await events.next() {
-            guard case .body(let bytes) = event else { continue }
-            data.append(bytes)
-            trace?.updateBody(bytes: data.count)
+        while try await exchange.readBody({ bytes in
+            data.append(contentsOf: bytes)
             if data.count > limit {
                 throw ProviderError(.invalidResponse, "The server's answer is larger than \(limit >> 20) MiB; it was refused.", provider: provider.rawValue)
             }
+        }) {
+            trace?.updateBody(bytes: data.count)
         }
         return data
     }
@@ -115,7 +116,9 @@ struct UpstreamCall: Sendable {
             return error
         case let urlError as URLError where urlError.code == .cancelled:
             return CancellationError()
-        case let urlError as URLError where exchange.hasResponded && Self.isBrokenBodyFraming(urlError):
+        case let failure as TransportError:
+            return translate(failure)
+        case let urlError as URLError where exchange.receivedResponseBytes && Self.isBrokenBodyFraming(urlError):
             // The server answered, but its body is not what its headers promise: the same request would get the same.
             return ProviderError(.invalidResponse, "The server's answer could not be read: \(urlError.localizedDescription) (the body does not match its Content-Encoding or chunked framing).", provider: provider.rawValue)
         case let urlError as URLError:
@@ -124,6 +127,41 @@ struct UpstreamCall: Sendable {
         default:
             return ProviderError(.connection, "The connection to \(host) failed: \(error.localizedDescription)", provider: provider.rawValue)
                 .withOrigin(.connection)
+        }
+    }
+
+    private func translate(_ failure: TransportError) -> ProviderError {
+        let kind = provider.rawValue
+        switch failure.kind {
+        case .invalidRequest:
+            return ProviderError(.badRequest, "The request could not be sent: \(failure.message)", provider: kind)
+        case .cannotResolve:
+            return ProviderError(.connection, "Could not reach \(host): the host name could not be resolved (\(failure.message)). Check base_url.", provider: kind)
+                .withOrigin(.connection)
+        case .cannotConnect:
+            return ProviderError(.connection, "Could not reach \(host): \(failure.message) Is the server running, and is base_url right?", provider: kind)
+                .withOrigin(.connection)
+        case .connectionLost where !failure.afterResponseBytes:
+            return ProviderError(.connection, "The connection to \(host) closed before any response.", provider: kind)
+                .withOrigin(.connection)
+        case .connectionLost:
+            return ProviderError(.connection, "The connection to \(host) was lost during the response: \(failure.message)", provider: kind)
+                .withOrigin(.connection)
+        case .malformedResponse where failure.notHTTP:
+            return ProviderError(.connection, "Could not reach \(host): what answered is not an HTTP server the worker can read (\(failure.message)) Is base_url the model server's address?", provider: kind)
+                .withOrigin(.connection)
+        case .malformedResponse:
+            // The server answered, but not in HTTP the worker can read: the same request would get the same.
+            return ProviderError(.invalidResponse, "The server's answer could not be read: \(failure.message)", provider: kind)
+        }
+    }
+
+    /// A failure of the connection itself (dropped, or a broken end of the body), as opposed to a deadline or a cancel.
+    static func isDroppedConnection(_ error: Error) -> Bool {
+        switch error {
+        case let urlError as URLError: return urlError.code != .cancelled
+        case let failure as TransportError: return failure.kind == .connectionLost || failure.kind == .malformedResponse
+        default: return false
         }
     }
 

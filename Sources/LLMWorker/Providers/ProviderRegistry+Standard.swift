@@ -1,12 +1,12 @@
 import Foundation
 
 extension ProviderRegistry {
-    /// The providers the binary serves; both HTTP providers share one engine type and one connection pool.
+    /// The providers the binary serves; both HTTP providers share one engine type and the transports' connection pools.
     public static func standard(logger: Logger) -> ProviderRegistry {
-        let client = HTTPClient()
+        let transports = TransportRouter()
         return ProviderRegistry(
-            openAICompatible: OpenAICompatibleEngine(flavor: GenericFlavor(), client: client, logger: logger),
-            openRouter: OpenAICompatibleEngine(flavor: OpenRouterFlavor(), client: client, logger: logger),
+            openAICompatible: OpenAICompatibleEngine(flavor: GenericFlavor(), transports: transports, logger: logger),
+            openRouter: OpenAICompatibleEngine(flavor: OpenRouterFlavor(), transports: transports, logger: logger),
             mock: MockProvider())
     }
 }

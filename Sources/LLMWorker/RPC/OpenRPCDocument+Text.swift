@@ -236,6 +236,22 @@ extension OpenRPCDocument {
                   }
                 ]
               }
+            },
+            {
+              "name": "transport",
+              "description": "Which HTTP client carries this provider's requests: auto (the default, or the worker's CAAL_LLM_WORKER_TRANSPORT environment variable) uses the worker's own HTTP/1.1 client for http:// servers reached without a proxy and URLSession for the rest; urlsession uses URLSession for everything; socket requires the worker's own client and is -32602 naming transport for an https:// base_url or one a proxy applies to. See PROTOCOL.md 9.2.",
+              "schema": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "enum": [
+                  "auto",
+                  "urlsession",
+                  "socket",
+                  null
+                ]
+              }
             }
           ],
           "result": {
@@ -1305,7 +1321,7 @@ extension OpenRPCDocument {
                 "name": "result",
                 "value": {
                   "ok": true,
-                  "version": "0.2.0",
+                  "version": "0.3.0",
                   "in_flight": 0
                 }
               }
@@ -1984,7 +2000,9 @@ extension OpenRPCDocument {
               "timeout_s",
               "max_retries",
               "max_retry_wait_s",
-              "mock"
+              "mock",
+              "transport",
+              "effective_transport"
             ],
             "properties": {
               "provider": {
@@ -2092,6 +2110,27 @@ extension OpenRPCDocument {
                     "type": "null"
                   }
                 ]
+              },
+              "transport": {
+                "type": "string",
+                "enum": [
+                  "auto",
+                  "urlsession",
+                  "socket"
+                ],
+                "description": "As configured, else the worker's CAAL_LLM_WORKER_TRANSPORT, else auto."
+              },
+              "effective_transport": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "enum": [
+                  "socket",
+                  "urlsession",
+                  null
+                ],
+                "description": "What carries this provider's requests now (from transport, base_url and the proxy environment); null for the mock."
               }
             },
             "additionalProperties": false

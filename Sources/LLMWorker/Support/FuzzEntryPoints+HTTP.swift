@@ -58,7 +58,7 @@ extension FuzzEntryPoints {
 
     /// Reads `input` as a response whole and cut into pieces (both must give the same outcome), with limits derived
     /// from the input; checks that what was accepted respects the limits and the framing the head announced.
-    public static func httpResponse(_ input: UnsafeRawBufferPointer) {
+    static func httpResponse(_ input: UnsafeRawBufferPointer) {
         let selector = input.isEmpty ? 0 : Int(input[0])
         var limits = HTTPResponseParser.Limits()
         if selector & 1 == 1 {

@@ -1,16 +1,19 @@
 import Foundation
 
-/// What the libFuzzer targets (Sources/FuzzLineParser, Sources/FuzzSSEParser) run on each input, kept in the
-/// library so they reach its internals and so the regression tests can replay saved inputs the same way.
+/// What the libFuzzer targets (Sources/FuzzLineParser, Sources/FuzzSSEParser, Sources/FuzzHTTPResponse) run on
+/// each input, kept in the library so they reach its internals and so the regression tests replay saved inputs the
+/// same way. Internal, never public: the worker does not call them, so a release build (whole-module optimisation,
+/// no testing) leaves them out of the binary it ships. The targets and the tests reach them through
+/// `@testable import`, which SwiftPM allows in debug builds and in `swift test`.
 /// Each entry point takes arbitrary bytes and traps (`precondition`) when an invariant breaks; bad input itself is
 /// never a failure, only a crash, a hang or a broken invariant is.
-public enum FuzzEntryPoints {
+enum FuzzEntryPoints {
     // MARK: Protocol input: line framing, JSON-RPC envelope, params of every method, the answer line
 
     /// Frames `input` as stdin lines (whole, and cut into pieces: both must give the same lines), parses each line
     /// as the dispatcher does, decodes and validates the params of the method it names, and encodes the answer
     /// the worker would write: it must be one line of valid JSON.
-    public static func protocolInput(_ input: UnsafeRawBufferPointer) {
+    static func protocolInput(_ input: UnsafeRawBufferPointer) {
         // A small limit derived from the input, so that oversized lines are exercised too.
         let limit = input.isEmpty ? 1024 : 16 + Int(input[0]) * 32
         var whole: [LineReader.Event] = []
@@ -114,7 +117,7 @@ public enum FuzzEntryPoints {
     /// deltas must add up to the final result (PROTOCOL §4.3, guarantees 3 and 4). With tool calls written as text
     /// recovered, the content must be the same as without whenever no call was recovered. The input itself, read as
     /// text, goes through the recovery of tool calls written as text (`textToolCalls`).
-    public static func sseStream(_ input: UnsafeRawBufferPointer) {
+    static func sseStream(_ input: UnsafeRawBufferPointer) {
         let limit = input.isEmpty ? 64 : 8 + Int(input[0]) * 64
         let whole = parseSSE(input, limit: limit, cutting: false)
         let pieces = parseSSE(input, limit: limit, cutting: true)

@@ -9,7 +9,8 @@ final class OpenRouterConfigureTests: XCTestCase {
          "headers": [:], "temperature": nil, "max_tokens": nil, "app_url": "https://github.com/caal-project/caal",
          "app_title": "CAAL Voice Assistant", "fallback_models": [], "routing": nil, "strip_think": true,
          "recover_tool_calls": true, "connect_timeout_s": 10, "first_token_timeout_s": 30, "idle_timeout_s": 30, "timeout_s": 120,
-         "max_retries": 2, "max_retry_wait_s": 10, "mock": nil]
+         "max_retries": 2, "max_retry_wait_s": 10, "mock": nil,
+         "transport": .string(TestTransport.requested ?? "auto"), "effective_transport": baseURL.string?.hasPrefix("http://") == true ? .string(TestTransport.forMockServer) : "urlsession"]
     }
 
     func testTheExactReportWithTheDefaultBaseURL() throws {

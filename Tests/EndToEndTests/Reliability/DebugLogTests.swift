@@ -84,7 +84,7 @@ final class DebugLogTests: XCTestCase {
 
         let log = messages(worker, id: "abc")
         let url = server.v1BaseURL + "/chat/completions"
-        assertInOrder(["started", "attempt 1: POST \(url) (stream)", "attempt 1: HTTP 200 (text/event-stream) after ",
+        assertInOrder(["started", "attempt 1: POST \(url) (stream, \(TestTransport.forMockServer))", "attempt 1: HTTP 200 (text/event-stream) after ",
                        "attempt 1: keep-alive comment after", "first delta after", "attempt 1: answered ([DONE]) after ",
                        "answered after "], in: log)
         let bytes = 2 * comment.utf8.count + (events + ["[DONE]"]).map { "data: \($0)\n\n".utf8.count }.reduce(0, +)

@@ -40,7 +40,7 @@ from .provider import WorkerProvider, create_provider_from_settings
 if TYPE_CHECKING:
     from .provider import LLMResponse, TokenUsage, ToolCall
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "WorkerClient",

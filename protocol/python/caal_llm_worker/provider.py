@@ -190,7 +190,7 @@ class WorkerProvider:
         headers: extra HTTP headers for the upstream.
         config: further ``configure`` params (timeouts, ``max_retries``,
             ``fallback_models``, ``strip_think``, ``recover_tool_calls``,
-            ``mock``...).
+            ``transport``, ``mock``...).
         worker_path, worker_args, worker_env: how to start the worker
             (binary, extra arguments, environment; default: inherit ours).
         client: an existing :class:`WorkerClient` to use instead of starting

@@ -138,6 +138,8 @@ class Configuration(TypedDict):
     max_retries: int
     max_retry_wait_s: float
     mock: Optional[Dict[str, Any]]
+    transport: str
+    effective_transport: Optional[str]
 
 
 class Pricing(TypedDict):

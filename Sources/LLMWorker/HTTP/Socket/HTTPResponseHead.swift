@@ -12,6 +12,8 @@ struct HTTPResponseError: Error, Sendable, Equatable, CustomStringConvertible {
 
     let kind: Kind
     let message: String
+    /// Malformed from its first line: what answered does not speak HTTP/1.x at all (a wrong port, another protocol).
+    var notHTTP = false
 
     static func malformed(_ message: String) -> HTTPResponseError { HTTPResponseError(kind: .malformed, message: message) }
 

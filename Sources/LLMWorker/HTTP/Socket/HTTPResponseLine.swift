@@ -6,7 +6,7 @@ enum HTTPResponseLine {
     static func statusLine(_ line: UnsafeBufferPointer<UInt8>) throws(HTTPResponseError) -> (minor: Int, status: Int, reason: String) {
         let prefix = Array("HTTP/1.".utf8)
         guard line.count >= 12, line.starts(with: prefix), isDigit(line[7]), line[8] == 0x20 else {
-            throw .malformed("The server's answer does not start with an HTTP/1.x status line: \(quote(line)).")
+            throw HTTPResponseError(kind: .malformed, message: "The server's answer does not start with an HTTP/1.x status line: \(quote(line)).", notHTTP: true)
         }
         let digits = line[9..<12]
         guard digits.allSatisfy(isDigit), line.count == 12 || line[12] == 0x20 else {

@@ -16,13 +16,15 @@ final class SocketConnector {
     private var fd: Int32 = -1
     private var deadline: LoopContext.TimerToken?
     private var failures: [String] = []
+    /// Every address tried refused the connection (nothing listens there).
+    private var allRefused = true
 
     init(endpoint: HTTPEndpoint, context: LoopContext, timeout: TimeInterval, completion: @escaping Completion) {
         self.endpoint = endpoint
         self.context = context
         self.completion = completion
         deadline = context.schedule(after: timeout) { [weak self] in
-            self?.finish(.failure(TransportError(.cannotConnect, "Could not connect to \(endpoint) within \(String(format: "%g", timeout)) s.")))
+            self?.finish(.failure(TransportError(.cannotConnect, "the connection timed out (\(String(format: "%g", timeout)) s).")))
         }
     }
 
@@ -49,10 +51,10 @@ final class SocketConnector {
             next += 1
             switch SocketIO.openStream(family: address.family) {
             case .failure(let error):
-                failures.append("\(address): \(error)")
+                note(error, address)
             case .success(let socket):
                 if let error = SocketIO.connect(socket, to: address) {
-                    failures.append("\(address): \(error)")
+                    note(error, address)
                     SocketIO.close(socket)
                     continue
                 }
@@ -61,8 +63,17 @@ final class SocketConnector {
                 return
             }
         }
+        if !failures.isEmpty && allRefused {
+            finish(.failure(TransportError(.cannotConnect, "connection refused.")))
+            return
+        }
         let detail = failures.isEmpty ? "no address to try" : failures.joined(separator: "; ")
-        finish(.failure(TransportError(.cannotConnect, "Could not connect to \(endpoint) (\(detail)). Is the server running, and is base_url right?")))
+        finish(.failure(TransportError(.cannotConnect, "could not connect to \(endpoint) (\(detail)).")))
+    }
+
+    private func note(_ error: Errno, _ address: SocketAddress) {
+        failures.append("\(address): \(error)")
+        if error.code != ECONNREFUSED { allRefused = false }
     }
 
     /// The socket became writable or failed: the connect attempt has an outcome.
@@ -71,7 +82,7 @@ final class SocketConnector {
         context.unwatch(socket)
         fd = -1
         if let error = SocketIO.pendingError(socket) {
-            failures.append("\(address): \(error)")
+            note(error, address)
             SocketIO.close(socket)
             tryNext()
             return

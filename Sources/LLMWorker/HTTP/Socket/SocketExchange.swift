@@ -35,6 +35,11 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
     private let connection = FirstTimeAction()
     private var lastReceived: UInt64 = 0
     private var anyResponseByte = false
+    private var reused: Bool?
+    /// The consumer is reading bytes taken from `lent`; they go back to the connection when it is done.
+    private var consumerHolds = false
+    private var resentBecause: String?
+    private var onResend: (@Sendable (String) -> Void)?
 
     init(id: Int, loop: EventLoop<SocketEngine>) {
         self.id = id
@@ -56,7 +61,10 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
         while true {
             switch nextBodyStep() {
             case .lent(let buffer, let count):
-                defer { loop.execute { [id] engine in engine.resume(id) } }
+                defer {
+                    lock.withLock { consumerHolds = false }
+                    loop.execute { [id] engine in engine.resume(id) }
+                }
                 try consume(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count]))
                 return true
             case .failed(let failure):
@@ -81,6 +89,7 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
         lock.withLock {
             if let lent {
                 self.lent = nil
+                consumerHolds = true
                 return .lent(lent.buffer, lent.count)
             }
             if let failure { return .failed(failure) }
@@ -105,10 +114,16 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
         connection.whenItHappens(action)
     }
 
+    /// While bytes are lent and not yet handed back, the connection reads nothing: whatever the server sends meanwhile
+    /// waits in the kernel, so a slow consumer must not make a busy server look silent. Those moments count as now.
     var received: (lastAt: UInt64, all: Bool) {
         lock.lock()
         defer { lock.unlock() }
-        return (lastReceived, bodyEnded)
+        return (lent != nil || consumerHolds ? DispatchTime.now().uptimeNanoseconds : lastReceived, bodyEnded)
+    }
+
+    var reusedConnection: Bool? {
+        lock.withLock { reused }
     }
 
     var receivedResponseBytes: Bool {
@@ -156,6 +171,29 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
 
     func sentRequest() {
         markConnected()
+    }
+
+    func whenResent(_ action: @escaping @Sendable (String) -> Void) {
+        let reason: String? = lock.withLock {
+            if resentBecause == nil { onResend = action }
+            return resentBecause
+        }
+        if let reason { action(reason) }
+    }
+
+    /// The driver sends the request again on a new connection, because of `reason`.
+    func resending(because reason: String) {
+        let action = lock.withLock {
+            resentBecause = reason
+            defer { onResend = nil }
+            return onResend
+        }
+        action?(reason)
+    }
+
+    /// The request goes out on a connection that carried `requestsBefore` requests before it.
+    func carried(onConnectionWith requestsBefore: Int) {
+        lock.withLock { reused = requestsBefore > 0 }
     }
 
     func deliver(head: TransportResponseHead) {

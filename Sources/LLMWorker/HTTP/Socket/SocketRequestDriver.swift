@@ -60,6 +60,7 @@ final class SocketRequestDriver: ConnectionDelegate {
                 return
             }
             self.connection = connection
+            exchange.carried(onConnectionWith: connection.requestsCarried)
             connection.send(request, delegate: self)
         case .failure(let error):
             finish(failing: error)
@@ -102,6 +103,7 @@ final class SocketRequestDriver: ConnectionDelegate {
         pool.discard(connection)
         if !error.afterResponseBytes && connection.requestsCarried > 1 && !resent && !done {
             resent = true
+            exchange.resending(because: error.message)
             acquire(fresh: true)
             return
         }

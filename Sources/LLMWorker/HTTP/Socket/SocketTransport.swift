@@ -13,6 +13,7 @@ final class SocketTransport: HTTPTransport, @unchecked Sendable {
     private let loop: EventLoop<SocketEngine>
     private let idLock = NSLock()
     private var nextID = 0
+    var kind: TransportKind { .socket }
 
     init(configuration: SocketEngine.Configuration = .init()) {
         loop = EventLoop(name: "http-socket-loop") { context, loop in

@@ -12,15 +12,15 @@ import FoundationNetworking
 /// the pre-open's own limit, `connect_timeout_s`.
 final class ConnectionWarmer: @unchecked Sendable {
     private let flavor: any ProviderFlavor
-    private let client: HTTPClient
+    private let transports: TransportRouter
     private let logger: Logger
     private let lock = NSLock()
     /// Pre-opens still running, by base URL.
     private var running: [String: OneShotSignal] = [:]
 
-    init(flavor: any ProviderFlavor, client: HTTPClient, logger: Logger) {
+    init(flavor: any ProviderFlavor, transports: TransportRouter, logger: Logger) {
         self.flavor = flavor
-        self.client = client
+        self.transports = transports
         self.logger = logger
     }
 
@@ -63,8 +63,8 @@ final class ConnectionWarmer: @unchecked Sendable {
         return try await attempt(settings, tellingReuse: true)
     }
 
-    /// `tellingReuse`: find out whether the connection was reused (counting the process's sockets before and
-    /// after); a pre-open, which reports to nobody, skips that.
+    /// `tellingReuse`: find out whether the connection was reused (the socket transport knows; for URLSession, by
+    /// counting the process's sockets before and after); a pre-open, which reports to nobody, skips the counting.
     private func attempt(_ settings: ResolvedSettings, tellingReuse: Bool) async throws -> WarmReport {
         var report = WarmReport(ok: false, provider: flavor.kind.rawValue, ms: 0, reused: nil, status: nil, error: nil)
         guard let baseText = settings.baseURL, let base = URL(string: baseText) else {
@@ -78,20 +78,22 @@ final class ConnectionWarmer: @unchecked Sendable {
         var timeouts = settings.timeouts
         // The answer is a few bytes: a server that takes longer than a connection may take is not worth waiting for.
         timeouts.total = timeouts.connect
+        let client = transports.urlSession.client
         let before = client.activity
         let socketsBefore = tellingReuse ? TCPSocketCensus.current() : nil
         let clock = RequestClock()
-        let call = UpstreamCall(client: client, request: request, timeouts: timeouts, streaming: false, provider: flavor.kind)
+        let call = UpstreamCall(transport: transports.transport(for: settings), request: request, timeouts: timeouts, streaming: false, provider: flavor.kind)
         do {
-            let head = try await call.run { events in
-                let head = try await call.head(&events)
-                _ = try await call.body(&events)
+            let head = try await call.run {
+                let head = try await call.head()
+                _ = try await call.body()
                 return head
             }
             report.ms = clock.elapsedMs
             report.ok = true
             report.status = head.status
-            report.reused = Self.reused(since: before, socketsBefore, now: client.activity, closing: head)
+            report.reused = call.exchange.reusedConnection
+                ?? Self.reused(since: before, socketsBefore, now: client.activity, closing: head)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

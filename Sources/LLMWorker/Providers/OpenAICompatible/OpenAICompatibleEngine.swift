@@ -7,23 +7,23 @@ import FoundationNetworking
 /// parses answers and streams. A `ProviderFlavor` supplies what differs between OpenRouter and the rest.
 struct OpenAICompatibleEngine: LLMProvider {
     let flavor: any ProviderFlavor
-    let client: HTTPClient
+    let transports: TransportRouter
     let logger: Logger
     let streamOptionsMemory: StreamOptionsMemory
     let warmer: ConnectionWarmer
 
-    init(flavor: any ProviderFlavor, client: HTTPClient, logger: Logger) {
+    init(flavor: any ProviderFlavor, transports: TransportRouter, logger: Logger) {
         self.flavor = flavor
-        self.client = client
+        self.transports = transports
         self.logger = logger
         streamOptionsMemory = StreamOptionsMemory()
-        warmer = ConnectionWarmer(flavor: flavor, client: client, logger: logger)
+        warmer = ConnectionWarmer(flavor: flavor, transports: transports, logger: logger)
     }
 
     private var builder: ChatRequestBuilder { ChatRequestBuilder(flavor: flavor) }
 
     func prepare(_ settings: ResolvedSettings) {
-        client.warmUp()
+        transports.warmUp(for: settings)
         warmer.preOpen(settings)
     }
 
@@ -34,21 +34,21 @@ struct OpenAICompatibleEngine: LLMProvider {
     func complete(_ request: ProviderRequest) async throws -> CompletionChunk {
         let urlRequest = try builder.build(request, stream: false, streamOptions: false)
         return try await withRetries(request.settings) { attempt in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+            let call = UpstreamCall(transport: transports.transport(for: request.settings), request: urlRequest, timeouts: attempt.timeouts,
                                     streaming: false, provider: flavor.kind, attempt: attempt.number)
-            return try await call.run { events in
-                let head = try await call.head(&events)
+            return try await call.run {
+                let head = try await call.head()
                 if head.isSuccess, head.contentType.contains("text/event-stream") {
                     // Some servers stream even when not asked to (LiteLLM#25766): the stream is the answer.
                     var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
                     var whole = CompletionChunk()
                     whole.isFromStream = true
-                    try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
+                    try await reader.read(call) { chunks in
                         for chunk in chunks { whole.append(chunk) }
                     }
                     return whole
                 }
-                let body = try await call.body(&events)
+                let body = try await call.body()
                 guard head.isSuccess else { throw mapStatus(head, body) }
                 return try decodeCompletion(head, body)
             }
@@ -74,18 +74,18 @@ struct OpenAICompatibleEngine: LLMProvider {
     private func streamOnce(_ request: ProviderRequest, _ options: StreamOptions, attempt: RetryPolicy.Attempt, progress: StreamProgress,
                             deliver: @escaping @Sendable ([CompletionChunk]) async throws -> Void) async throws -> StreamOutcome {
         let urlRequest = try builder.build(request, stream: true, streamOptions: options.send)
-        let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts,
+        let call = UpstreamCall(transport: transports.transport(for: request.settings), request: urlRequest, timeouts: attempt.timeouts,
                                 streaming: true, provider: flavor.kind, attempt: attempt.number)
-        return try await call.run { events in
-            let head = try await call.head(&events)
+        return try await call.run {
+            let head = try await call.head()
             guard head.isSuccess else {
-                let body = try await call.body(&events, limit: 1 << 20)
+                let body = try await call.body(limit: 1 << 20)
                 if options.send, head.status == 400, Self.mentionsStreamOptions(body) { return .refusedStreamOptions }
                 throw mapStatus(head, body)
             }
             if head.contentType.contains("application/json") {
                 // The server answered the stream with one JSON body (an error, or a whole completion).
-                var chunk = try decodeCompletion(head, try await call.body(&events))
+                var chunk = try decodeCompletion(head, try await call.body())
                 if let warning = options.warning { chunk.warnings.append(warning) }
                 await progress.markDelivered()
                 try await deliver([chunk])
@@ -93,7 +93,7 @@ struct OpenAICompatibleEngine: LLMProvider {
             }
             var reader = SSEChunkReader(provider: flavor.kind, dialect: flavor.dialect, status: head.status)
             var first = true
-            try await reader.read(&events, watchdog: call.watchdog, trace: call.trace) { chunks in
+            try await reader.read(call) { chunks in
                 var chunks = chunks
                 if first, let warning = options.warning, !chunks.isEmpty {
                     chunks[0].warnings.append(warning)
@@ -114,11 +114,11 @@ struct OpenAICompatibleEngine: LLMProvider {
         urlRequest.httpMethod = "GET"
         builder.applyHeaders(to: &urlRequest, settings: settings, accept: "application/json")
         return try await withRetries(settings) { attempt in
-            let call = UpstreamCall(client: client, request: urlRequest, timeouts: attempt.timeouts, streaming: false,
+            let call = UpstreamCall(transport: transports.transport(for: settings), request: urlRequest, timeouts: attempt.timeouts, streaming: false,
                                     provider: flavor.kind, attempt: attempt.number)
-            return try await call.run { events in
-                let head = try await call.head(&events)
-                let body = try await call.body(&events)
+            return try await call.run {
+                let head = try await call.head()
+                let body = try await call.body()
                 guard head.isSuccess else {
                     var failure = mapStatus(head, body)
                     if head.status == 404 {

@@ -29,21 +29,18 @@ struct SSEChunkReader {
         self.status = status
     }
 
-    mutating func read(_ events: inout HTTPExchange.Events,
-                       watchdog: ExchangeWatchdog,
-                       trace: ExchangeTrace? = nil,
+    mutating func read(_ call: UpstreamCall,
                        deliver: ([CompletionChunk]) async throws -> Void) async throws {
+        let watchdog = call.watchdog
+        let trace = call.trace
         var chunks: [CompletionChunk] = []
         var ending: String?
         do {
-            while let event = try await events.next() {
-                guard case .body(let bytes) = event else { continue }
-                if done { continue }
-                totalBytes += bytes.count
-                if totalBytes > UpstreamCall.maxBodyBytes {
-                    throw ProviderError(.invalidResponse, "The stream is larger than \(UpstreamCall.maxBodyBytes >> 20) MiB; it was stopped.", provider: provider.rawValue)
-                }
-                try parse(bytes, into: &chunks)
+            // Each network read is parsed where the transport put it; what it held is delivered after it is handed back.
+            while true {
+                let doneBefore = done
+                guard try await call.readBody({ bytes in try take(bytes, into: &chunks) }) else { break }
+                if doneBefore { continue }
                 // After [DONE], or once a finish_reason has come (only a usage chunk may still follow), the server
                 // gets a short drain limit to end the body, not the whole idle limit.
                 if done || (sawFinishReason && !chunks.isEmpty) { watchdog.markAnswerComplete() }
@@ -67,7 +64,7 @@ struct SSEChunkReader {
             // (silent, or sending only keep-alive comments): the client has heard the whole answer, so this ends
             // the stream instead of failing it.
             ending = "finish_reason, then no end of the body within \(timeout.seconds) s"
-        } catch let dropped as URLError where sawFinishReason && dropped.code != .cancelled {
+        } catch let dropped where sawFinishReason && UpstreamCall.isDroppedConnection(dropped) {
             // The server closed the connection after the answer was complete (finish_reason sent) but without ending
             // the body (no terminating chunk, a short Content-Length): that ends the stream, like an end without
             // [DONE]; the client has heard the whole answer and must not get an error for it.
@@ -92,7 +89,17 @@ struct SSEChunkReader {
         }
     }
 
-    private mutating func parse(_ bytes: Data, into chunks: inout [CompletionChunk]) throws {
+    /// One network read of the body: counted against the size limit, then parsed (nothing more after [DONE]).
+    private mutating func take(_ bytes: UnsafeRawBufferPointer, into chunks: inout [CompletionChunk]) throws {
+        if done { return }
+        totalBytes += bytes.count
+        if totalBytes > UpstreamCall.maxBodyBytes {
+            throw ProviderError(.invalidResponse, "The stream is larger than \(UpstreamCall.maxBodyBytes >> 20) MiB; it was stopped.", provider: provider.rawValue)
+        }
+        try parse(bytes, into: &chunks)
+    }
+
+    private mutating func parse(_ bytes: UnsafeRawBufferPointer, into chunks: inout [CompletionChunk]) throws {
         var pending: [SSEItem] = []
         try parser.feed(bytes) { pending.append($0) }
         for item in pending where !done {

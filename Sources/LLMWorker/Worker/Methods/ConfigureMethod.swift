@@ -8,7 +8,8 @@ struct ConfigureMethod: InlineRPCMethod {
         services.redactor.register(secretsOf: params)
         let before = services.configuration.snapshot()
         let settings = try services.configuration.configure(params)
-        services.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")")
+        let transport = settings.effectiveTransport.map { ", transport \($0.rawValue) (\(settings.transport.rawValue))" } ?? ""
+        services.logger.info("configured provider \(settings.provider.rawValue), model \(settings.model ?? "(none)"), base_url \(settings.baseURL ?? "(none)")\(transport)")
         services.prepareActiveProvider(previously: before)
         return ConfigurationReport(settings: settings)
     }
@@ -19,7 +20,8 @@ extension Services {
     /// is the one it already had (same provider, same base_url), whose connection is already open or on its way.
     func prepareActiveProvider(previously before: ConfigurationSnapshot) {
         guard let settings = configuration.snapshot().current else { return }
-        if before.active == settings.provider, before.current?.baseURL == settings.baseURL { return }
+        if before.active == settings.provider, before.current?.baseURL == settings.baseURL,
+           before.current?.effectiveTransport == settings.effectiveTransport { return }
         providers.provider(for: settings.provider).prepare(settings)
     }
 }

@@ -19,6 +19,7 @@ import FoundationNetworking
 ///   retry policy needs (a request that failed before any response byte was not answered and may be sent again).
 /// - `preconnect` opens a connection ahead of a request (the user is still speaking); best effort, silent.
 protocol HTTPTransport: Sendable {
+    var kind: TransportKind { get }
     func start(_ request: URLRequest) -> any TransportExchange
     func preconnect(to url: URL)
 }
@@ -41,15 +42,27 @@ protocol TransportExchange: AnyObject, Sendable {
     /// Runs `action` once the connection is known to be up (request sent, or any response byte).
     func whenConnected(_ action: @escaping @Sendable () -> Void)
 
+    /// Runs `action` (at once if it already happened) with the reason when the transport sent the request again by
+    /// itself, on a new connection, because the kept-alive one it went out on died before any byte of a response.
+    func whenResent(_ action: @escaping @Sendable (String) -> Void)
+
     /// When bytes last came from the server (uptime ns; 0: none yet), and whether the whole response is in.
     var received: (lastAt: UInt64, all: Bool) { get }
 
     /// Whether any byte of a response (an interim one included) arrived.
     var receivedResponseBytes: Bool { get }
+
+    /// Whether the request went out on a connection that had carried another one; nil when the transport cannot tell.
+    var reusedConnection: Bool? { get }
 }
 
 extension TransportExchange {
     func cancel() { fail(CancellationError()) }
+
+    var reusedConnection: Bool? { nil }
+
+    /// URLSession never resends on its own (`HTTPClient` turns libcurl's attempt into an `UnansweredRequest`).
+    func whenResent(_ action: @escaping @Sendable (String) -> Void) {}
 }
 
 /// The response head as the engine uses it: status and lower-cased header names (repeats joined with ", ").
@@ -59,7 +72,7 @@ struct TransportResponseHead: Sendable, Equatable {
 }
 
 /// A failure of the socket transport, by what it means to the caller.
-struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+struct TransportError: LocalizedError, Sendable, Equatable, CustomStringConvertible {
     enum Kind: Sendable, Equatable {
         /// The request cannot be sent as it is (not `http://`, a header with a line break, …): the worker's fault.
         case invalidRequest
@@ -77,6 +90,8 @@ struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
     let message: String
     /// Some byte of a response had arrived when it failed (the request was answered, at least in part).
     let afterResponseBytes: Bool
+    /// What answered does not speak HTTP/1.x at all (a `.malformedResponse` from its first line).
+    var notHTTP = false
 
     init(_ kind: Kind, _ message: String, afterResponseBytes: Bool = false) {
         self.kind = kind
@@ -86,11 +101,14 @@ struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
 
     init(_ error: HTTPResponseError) {
         switch error.kind {
-        case .malformed: self.init(.malformedResponse, error.message, afterResponseBytes: true)
+        case .malformed:
+            self.init(.malformedResponse, error.message, afterResponseBytes: true)
+            notHTTP = error.notHTTP
         case .closedBeforeResponse: self.init(.connectionLost, error.message, afterResponseBytes: false)
         case .closedDuringResponse: self.init(.connectionLost, error.message, afterResponseBytes: true)
         }
     }
 
     var description: String { message }
+    var errorDescription: String? { message }
 }

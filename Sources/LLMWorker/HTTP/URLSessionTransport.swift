@@ -8,6 +8,7 @@ import FoundationNetworking
 /// consumer was busy). URLSession reads ahead without limit; there is no back-pressure on this path.
 struct URLSessionTransport: HTTPTransport {
     let client: HTTPClient
+    var kind: TransportKind { .urlsession }
 
     func start(_ request: URLRequest) -> any TransportExchange {
         URLSessionTransportExchange(client.start(request))
