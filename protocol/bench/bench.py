@@ -47,7 +47,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from clients import WORKER_KINDS, make_side
+from clients import NO_HTTP, WORKER_KINDS, make_side
 from measure import BUILD_DIR, DEFAULT_BINARY, ROOT, VENV, log, median, ms
 from report import build_rows, render
 from scenarios import (MEASURE_LIMIT_S, child_main, failure_reason, measure_children, measure_startup, scenario_after_idle,
@@ -175,7 +175,13 @@ async def run_in_process(cfg, kinds: list[str], binary: Path, upstream: Upstream
         results["transports"] = {side.name: side.reported_transport() for side in sides if side.is_worker}
         if only("ttft"):
             log("time to first token")
-            results["ttft"] = await scenario_ttft(sides, cfg, failed.setdefault("ttft", {}))
+            # With the worker on its mock provider alongside: what the worker's path costs without any HTTP.
+            extra = await start_sides([make_side(NO_HTTP, binary, upstream.base_url)], [failed.setdefault("ttft", {})])
+            try:
+                results["ttft"] = await scenario_ttft(sides + extra, cfg, failed["ttft"])
+            finally:
+                for side in extra:
+                    await side.close()
         if only("first"):
             log("time to first token of a session's first request (a new client each time)")
             results["first"] = await scenario_first_request(kinds, binary, upstream.base_url, cfg, failed.setdefault("first", {}))

@@ -16,6 +16,8 @@ from measure import MESSAGES, now_ns
 
 # The worker's columns, each named after the `transport` its configure asks for.
 WORKER_KINDS = ("socket", "urlsession")
+# Not a column: the worker on its mock provider (no HTTP at all), what the pipe and the Python client cost alone.
+NO_HTTP = "mock"
 
 
 class WorkerSide:
@@ -25,8 +27,9 @@ class WorkerSide:
         from caal_llm_worker import WorkerClient  # the product's own Python client (standard library only)
 
         self.name = kind
-        self.client = WorkerClient(binary, config={"provider": "openai_compatible", "base_url": base_url, "model": "bench",
-                                                   "transport": kind})
+        config = ({"provider": "mock", "mock": {"chunk_chars": 5}} if kind == NO_HTTP else
+                  {"provider": "openai_compatible", "base_url": base_url, "model": "bench", "transport": kind})
+        self.client = WorkerClient(binary, config=config)
 
     async def start(self) -> None:
         await self.client.start()
@@ -144,7 +147,7 @@ class AiohttpSide:
 
 
 def make_side(kind: str, binary: Path, base_url: str):
-    if kind in WORKER_KINDS:
+    if kind in WORKER_KINDS or kind == NO_HTTP:
         return WorkerSide(kind, binary, base_url)
     if kind == "openai":
         return OpenAISide(base_url)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from clients import WORKER_KINDS
+from clients import NO_HTTP, WORKER_KINDS
 from measure import median
 
 COLUMN_NAMES = {"socket": "worker socket", "urlsession": "worker URLSession", "openai": "openai SDK", "aiohttp": "aiohttp"}
 SHORT_NAMES = {"socket": "socket", "urlsession": "URLSession"}
-COLUMN_LABELS = {**{kind: f"{name} column" for kind, name in COLUMN_NAMES.items()}, "all": "every column"}
+COLUMN_LABELS = {**{kind: f"{name} column" for kind, name in COLUMN_NAMES.items()}, "all": "every column",
+                 NO_HTTP: "worker without HTTP (mock provider)"}
 
 
 class Row:
@@ -184,6 +185,10 @@ def scenario_rows(results: dict[str, Any], cfg) -> list[Row]:
         s = results[key]
         m = med(s)
         gaps = ", ".join(f"{SHORT_NAMES[k]} − aiohttp = {m[k] - m['aiohttp']:+.2f} ms" for k in workers if k in m and "aiohttp" in m)
+        if NO_HTTP in m:
+            floor = f" ({m[NO_HTTP] - m['aiohttp']:+.2f} ms against aiohttp)" if "aiohttp" in m else ""
+            gaps += (f"; the worker without HTTP (mock provider, the same pipe and Python client, measured in the same "
+                     f"rounds): {fmt(m[NO_HTTP], 'ms')} ms{floor}")
         met = per_worker(m, lambda v: both(True if m.get("openai") is None else v <= m["openai"],
                                            True if m.get("aiohttp") is None else v - m["aiohttp"] <= 0.3))
         rows.append(Row(key, label, "ms", m, target="≤ openai SDK; ≤ aiohttp + 0.3 ms", met=met, samples=s,

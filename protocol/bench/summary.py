@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clients import NO_HTTP
 from report import COLUMN_NAMES, Row, below, fmt, ratio
 
 
@@ -34,7 +35,11 @@ def socket_summary(rows: list[Row], results: dict[str, Any]) -> list[str]:
             continue
         s, floor = row.values.get("socket"), row.values.get("aiohttp")
         ok = None if s is None or floor is None else s - floor <= 0.3
-        figures = "" if ok is None else f" ({fmt(s, 'ms')} vs {fmt(floor, 'ms')} ms, {s - floor:+.2f} ms)"
+        figures = "" if ok is None else f" ({fmt(s, 'ms')} vs {fmt(floor, 'ms')} ms, {s - floor:+.2f} ms"
+        no_http = row.values.get(NO_HTTP)
+        if figures and no_http is not None:
+            figures += f"; the worker without HTTP, mock provider: {no_http - floor:+.2f} ms"
+        figures += ")" if figures else ""
         parts.append(f"{what}: {verdict(ok)}{figures}")
     if parts:
         lines.append("- time to first token ≤ aiohttp + 0.3 ms: " + "; ".join(parts))
