@@ -129,7 +129,11 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
     }
 }
 
-/// What the loop thread offers the root: watching descriptors and timers. Lives and is used only on that thread.
+/// What the loop thread offers the root: watching descriptors and timers.
+///
+/// Thread safety: made on the loop thread and used only there, like every object the root reaches (the engine, its
+/// pool, connections and connectors): none is `Sendable`, so the compiler keeps them off other threads, and debug
+/// builds check it again at their entry points (`assertOnLoopThread`).
 final class LoopContext {
     typealias Handler = (_ revents: Int16) -> Void
 
@@ -155,18 +159,32 @@ final class LoopContext {
     private var timers: [(deadline: UInt64, id: Int, action: () -> Void)] = []
     private var nextTimerID = 0
 
+    #if DEBUG
+    /// The loop thread, which makes the context.
+    private let loopThread = pthread_self()
+    #endif
+
     fileprivate init() {}
+
+    /// Stops a debug build when called anywhere but on the loop thread; nothing in a release build.
+    func assertOnLoopThread(file: StaticString = #fileID, line: UInt = #line) {
+        #if DEBUG
+        precondition(pthread_equal(loopThread, pthread_self()) != 0, "used off its event loop thread", file: file, line: line)
+        #endif
+    }
 
     static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// Watches `fd` for `events` (POLLIN, POLLOUT; 0 leaves it out of poll() entirely, hang-ups included, so a
     /// paused socket cannot make the loop spin). Replaces an earlier watch of the same descriptor.
     func watch(_ fd: Int32, events: Int16, _ handler: @escaping Handler) {
+        assertOnLoopThread()
         watches[fd] = Watch(fd: fd, events: events, handler: handler)
         watchesChanged = true
     }
 
     func setEvents(_ fd: Int32, _ events: Int16) {
+        assertOnLoopThread()
         guard let watch = watches[fd], watch.events != events else { return }
         watch.events = events
         watchesChanged = true
@@ -174,11 +192,13 @@ final class LoopContext {
 
     /// Stops watching `fd`; call it before closing the descriptor.
     func unwatch(_ fd: Int32) {
+        assertOnLoopThread()
         if watches.removeValue(forKey: fd) != nil { watchesChanged = true }
     }
 
     @discardableResult
     func schedule(after seconds: Double, _ action: @escaping () -> Void) -> TimerToken {
+        assertOnLoopThread()
         nextTimerID += 1
         let deadline = Self.now + Nanoseconds.from(seconds: max(0, seconds))
         let index = timers.firstIndex { $0.deadline > deadline } ?? timers.count
@@ -187,6 +207,7 @@ final class LoopContext {
     }
 
     func cancel(_ token: TimerToken) {
+        assertOnLoopThread()
         timers.removeAll { $0.id == token.id }
     }
 
