@@ -16,13 +16,16 @@ protocol EventLoopRoot: AnyObject, SendableMetatype {
 /// Confinement is checked by the compiler: the root and the `LoopContext` are locals of the thread's function,
 /// and work reaches them only as a parameter (`execute { root in … }`), never by capture.
 ///
-/// Lock invariant: `work`, `wakeQueued` and `stopping` are read and written only while holding `lock`; the wake
-/// pipe's descriptors are set in `init` and closed by the loop thread as it ends.
-final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var work: [@Sendable (Root) -> Void] = []
-    private var wakeQueued = false
-    private var stopping = false
+/// Thread safety: what other threads post is in `posted`; the wake pipe's descriptors are set in `init` and closed
+/// by the loop thread as it ends.
+final class EventLoop<Root: EventLoopRoot>: Sendable {
+    private struct Posted {
+        var work: [@Sendable (Root) -> Void] = []
+        var wakeQueued = false
+        var stopping = false
+    }
+
+    private let posted = Locked(Posted())
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let ended = DispatchSemaphore(value: 0)
@@ -45,26 +48,24 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
     /// loop is stopping.
     @discardableResult
     func execute(_ body: @escaping @Sendable (Root) -> Void) -> Bool {
-        lock.lock()
-        guard !stopping else {
-            lock.unlock()
-            return false
+        let wake = posted.withLock { posted -> Bool? in
+            guard !posted.stopping else { return nil }
+            posted.work.append(body)
+            defer { posted.wakeQueued = true }
+            return !posted.wakeQueued
         }
-        work.append(body)
-        let wake = !wakeQueued
-        wakeQueued = true
-        lock.unlock()
+        guard let wake else { return false }
         if wake { signalWake() }
         return true
     }
 
     /// Stops the loop after the work already posted; the root is told, then the thread ends.
     func stop() {
-        lock.lock()
-        stopping = true
-        let wake = !wakeQueued
-        wakeQueued = true
-        lock.unlock()
+        let wake = posted.withLock { posted in
+            posted.stopping = true
+            defer { posted.wakeQueued = true }
+            return !posted.wakeQueued
+        }
         if wake { signalWake() }
     }
 
@@ -81,12 +82,11 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
     }
 
     private func takeWork() -> (work: [@Sendable (Root) -> Void], stop: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = work
-        work = []
-        wakeQueued = false
-        return (taken, stopping)
+        posted.withLock { posted in
+            posted.wakeQueued = false
+            defer { posted.work = [] }
+            return (posted.work, posted.stopping)
+        }
     }
 
     private func drainWake() {
