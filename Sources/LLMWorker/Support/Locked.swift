@@ -5,8 +5,8 @@ import Foundation
 /// `@unchecked Sendable` for its own lock and `var`s.
 ///
 /// Thread safety: `state` is read and written only inside `withLock`, while holding `lock`; that is the whole
-/// reason for the `@unchecked` below. The closure runs under the lock, so it must not block, wait, or call out to
-/// code that could take this lock again (resume continuations, run callbacks after it returns instead).
+/// reason for the `@unchecked` below. The closure runs under the lock: keep it short, and call nothing from it that
+/// could take the same lock again (resume continuations and run callbacks after it returns instead).
 ///
 /// The shape of `Synchronization.Mutex` (which `Package.swift`'s macOS 13 floor does not have): when that floor
 /// reaches macOS 15, a `Mutex` can replace this class without changing its callers.
