@@ -4,29 +4,26 @@ import Foundation
 /// `configure` validates a whole call before changing anything, so an invalid call changes nothing.
 /// Synchronous on purpose: the dispatcher applies `configure` and takes each request's snapshot on the reader
 /// thread, in input order, so a request always runs with every `configure` sent before it and none sent after.
-public final class ConfigurationStore: @unchecked Sendable {
-    private let lock = NSLock()
-    private var state: ConfigurationSnapshot
+public final class ConfigurationStore: Sendable {
+    private let state: Locked<ConfigurationSnapshot>
 
     public init(environment: [String: String]) {
-        state = ConfigurationSnapshot(environment: environment)
+        state = Locked(ConfigurationSnapshot(environment: environment))
     }
 
     /// Applies `params` and returns the effective configuration, or throws without changing anything.
     @discardableResult
     public func configure(_ params: ConfigureParams) throws(InvalidParams) -> ResolvedSettings {
-        lock.lock()
-        defer { lock.unlock() }
-        let (kind, updated) = try state.applying(params)
-        state.active = kind
-        state.stored[kind] = updated
-        return state.settings(for: kind)
+        try state.withLock { (state) throws(InvalidParams) in
+            let (kind, updated) = try state.applying(params)
+            state.active = kind
+            state.stored[kind] = updated
+            return state.settings(for: kind)
+        }
     }
 
     /// The whole configuration as it is now, for a request whose line was just read.
     public func snapshot() -> ConfigurationSnapshot {
-        lock.lock()
-        defer { lock.unlock() }
-        return state
+        state.withLock { $0 }
     }
 }

@@ -6,7 +6,7 @@ import FoundationNetworking
 /// The debug lines of one upstream attempt, under its request's tag: what was sent where, the response head and how
 /// long it took, the first keep-alive comment, a "still waiting" line whenever the answer makes no progress for a
 /// while (what explains a hang), and how the attempt ended with what it received. Exists only at `debug`.
-final class ExchangeTrace: @unchecked Sendable {
+final class ExchangeTrace: Sendable {
     /// What came from the server: one attempt's, or a request's summed over its attempts (`RequestTally`).
     struct Received: Sendable, CustomStringConvertible {
         var bytes = 0
@@ -30,15 +30,18 @@ final class ExchangeTrace: @unchecked Sendable {
     private let timeouts: Timeouts
     private let streaming: Bool
     private let start = DispatchTime.now().uptimeNanoseconds
-    private let lock = NSLock()
-    private var received = Received()
-    private var headSeen = false
-    private var ended = false
-    private var ending: String?
-    private var lastDeltaAt: UInt64 = 0
-    /// The deltas of a stream, or the bytes of a whole answer, at the last tick: no change, no progress.
-    private var progressAtLastTick = 0
-    private var timer: DispatchSourceTimer?
+    private struct State {
+        var received = Received()
+        var headSeen = false
+        var ended = false
+        var ending: String?
+        var lastDeltaAt: UInt64 = 0
+        /// The deltas of a stream, or the bytes of a whole answer, at the last tick: no change, no progress.
+        var progressAtLastTick = 0
+        var timer: DispatchTimer?
+    }
+
+    private let state = Locked(State())
 
     /// The longest the worker stays quiet about an attempt that makes no progress.
     static let maxWaitingInterval = 5.0
@@ -75,16 +78,16 @@ final class ExchangeTrace: @unchecked Sendable {
     private var elapsedMs: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
 
     func receivedHead(status: Int, contentType: String) {
-        lock.withLock { headSeen = true }
+        state.withLock { $0.headSeen = true }
         log.debug(String(format: "attempt %d: HTTP %d (%@) after %.1f ms", attempt, status, contentType.isEmpty ? "no content type" : contentType, elapsedMs))
     }
 
     /// What the reader has taken so far (totals); the first keep-alive comment is logged, the others only counted.
     func update(_ now: Received) {
-        let firstComment = lock.withLock {
-            let first = received.comments == 0 && now.comments > 0
-            if now.deltas > received.deltas { lastDeltaAt = DispatchTime.now().uptimeNanoseconds }
-            received = now
+        let firstComment = state.withLock { state in
+            let first = state.received.comments == 0 && now.comments > 0
+            if now.deltas > state.received.deltas { state.lastDeltaAt = DispatchTime.now().uptimeNanoseconds }
+            state.received = now
             return first
         }
         if firstComment {
@@ -94,20 +97,20 @@ final class ExchangeTrace: @unchecked Sendable {
 
     /// Bytes of a body read whole.
     func updateBody(bytes: Int) {
-        lock.withLock { received.bytes = bytes }
+        state.withLock { $0.received.bytes = bytes }
     }
 
     /// Why the stream ended, when it ended without an error: `[DONE]`, the end of the body…
     func noteEnding(_ reason: String) {
-        lock.withLock { ending = reason }
+        state.withLock { $0.ending = reason }
     }
 
     /// The attempt is over: `failure` is nil when it brought its answer.
     func end(failure: String?) {
-        let (first, totals, ending) = lock.withLock {
-            let first = !ended
-            ended = true
-            return (first, received, self.ending)
+        let (first, totals, ending) = state.withLock { state in
+            let first = !state.ended
+            state.ended = true
+            return (first, state.received, state.ending)
         }
         stop()
         guard first else { return }
@@ -117,12 +120,7 @@ final class ExchangeTrace: @unchecked Sendable {
     }
 
     func stop() {
-        let timer = lock.withLock {
-            let timer = self.timer
-            self.timer = nil
-            return timer
-        }
-        timer?.cancel()
+        state.withLock { $0.timer.take() }?.cancel()
     }
 
     private static func describe(_ received: Received, streaming: Bool) -> String {
@@ -133,10 +131,9 @@ final class ExchangeTrace: @unchecked Sendable {
 
     private func startWaitingReports() {
         let interval = waitingInterval
-        let timer = DispatchSource.makeTimerSource(queue: Self.queue)
-        timer.setEventHandler { [weak self] in self?.reportIfWaiting() }
+        let timer = DispatchTimer(queue: Self.queue) { [weak self] in self?.reportIfWaiting() }
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
-        lock.withLock { self.timer = timer }
+        state.withLock { $0.timer = timer }
         timer.resume()
     }
 
@@ -145,11 +142,11 @@ final class ExchangeTrace: @unchecked Sendable {
     private func reportIfWaiting() {
         let now = DispatchTime.now().uptimeNanoseconds
         let lastByteAt = exchange.received.lastAt
-        let (report, counts, headSeen, lastDeltaAt) = lock.withLock {
-            let progress = streaming ? received.deltas : received.bytes
-            let report = !ended && progress == progressAtLastTick
-            progressAtLastTick = progress
-            return (report, received, self.headSeen, self.lastDeltaAt)
+        let (report, counts, headSeen, lastDeltaAt) = state.withLock { state in
+            let progress = streaming ? state.received.deltas : state.received.bytes
+            let report = !state.ended && progress == state.progressAtLastTick
+            state.progressAtLastTick = progress
+            return (report, state.received, state.headSeen, state.lastDeltaAt)
         }
         guard report else { return }
         func seconds(since time: UInt64) -> String { String(format: "%.1f s", Double(now - time) / 1e9) }

@@ -34,17 +34,20 @@ struct ExchangeTimeout: Error, Sendable, Equatable {
 /// A dispatch timer rather than a sleeping task: a cancelled `Task.sleep` keeps its timer, and the memory it
 /// holds, until the original deadline (up to `timeout_s`), so memory would grow with the requests made;
 /// a cancelled dispatch timer is gone at once.
-final class ExchangeWatchdog: @unchecked Sendable {
-    private let lock = NSLock()
+final class ExchangeWatchdog: Sendable {
+    private struct State {
+        var connected = false
+        var sawDelta = false
+        var lastActivity: UInt64
+        var drainingAfterEnd = false
+        var responseComplete = false
+        /// When the answer was last known complete: the drain limit counts from here, not from later keep-alives.
+        var answerCompleteAt: UInt64 = 0
+        var timer: DispatchTimer?
+    }
+
     private let start = DispatchTime.now().uptimeNanoseconds
-    private var connected = false
-    private var sawDelta = false
-    private var lastActivity: UInt64
-    private var drainingAfterEnd = false
-    private var responseComplete = false
-    /// When the answer was last known complete: the drain limit counts from here, not from later keep-alives.
-    private var answerCompleteAt: UInt64 = 0
-    private var timer: DispatchSourceTimer?
+    private let state: Locked<State>
     private let timeouts: Timeouts
     private let streaming: Bool
 
@@ -54,7 +57,7 @@ final class ExchangeWatchdog: @unchecked Sendable {
     init(timeouts: Timeouts, streaming: Bool) {
         self.timeouts = timeouts
         self.streaming = streaming
-        lastActivity = start
+        state = Locked(State(lastActivity: start))
     }
 
     /// All watchdogs' timers fire on this one queue: their handlers only compare timestamps.
@@ -63,11 +66,8 @@ final class ExchangeWatchdog: @unchecked Sendable {
     /// Starts watching; the exchange is failed at most once, with the deadline that passed.
     func watch(_ exchange: any TransportExchange) {
         exchange.whenConnected { [weak self] in self?.markConnected() }
-        let timer = DispatchSource.makeTimerSource(queue: Self.queue)
-        timer.setEventHandler { [weak self] in self?.check(exchange) }
-        lock.lock()
-        self.timer = timer
-        lock.unlock()
+        let timer = DispatchTimer(queue: Self.queue) { [weak self] in self?.check(exchange) }
+        state.withLock { $0.timer = timer }
         timer.schedule(deadline: DispatchTime(uptimeNanoseconds: nearestDeadline().0), leeway: .milliseconds(1))
         timer.resume()
     }
@@ -88,24 +88,18 @@ final class ExchangeWatchdog: @unchecked Sendable {
     /// Moves the timer to the nearest deadline as it is now (a stopped watchdog has no timer to move).
     private func rearm() {
         let (deadline, _) = nearestDeadline()
-        lock.lock()
-        timer?.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline), leeway: .milliseconds(1))
-        lock.unlock()
+        state.withLock { $0.timer?.schedule(deadline: DispatchTime(uptimeNanoseconds: deadline), leeway: .milliseconds(1)) }
     }
 
     func stop() {
-        lock.lock()
-        let timer = self.timer
-        self.timer = nil
-        lock.unlock()
-        timer?.cancel()
+        state.withLock { $0.timer.take() }?.cancel()
     }
 
     func markConnected() {
-        lock.lock()
-        let changed = !connected
-        connected = true
-        lock.unlock()
+        let changed = state.withLock { state in
+            defer { state.connected = true }
+            return !state.connected
+        }
         if changed { rearm() }
     }
 
@@ -113,18 +107,18 @@ final class ExchangeWatchdog: @unchecked Sendable {
     /// they arrived; `complete`: the whole response is in, only a slow reader can still be at work, so no limit but
     /// the total applies. Only moves deadlines later, so no re-arming.
     private func noteBytes(at time: UInt64, complete: Bool) {
-        lock.lock()
-        lastActivity = max(lastActivity, time)
-        if complete { responseComplete = true }
-        lock.unlock()
+        state.withLock { state in
+            state.lastActivity = max(state.lastActivity, time)
+            if complete { state.responseComplete = true }
+        }
     }
 
     /// Something the listener will get: ends the first-token wait (the idle limit takes over).
     func markDelta() {
-        lock.lock()
-        let changed = !sawDelta
-        sawDelta = true
-        lock.unlock()
+        let changed = state.withLock { state in
+            defer { state.sawDelta = true }
+            return !state.sawDelta
+        }
         if changed { rearm() }
     }
 
@@ -132,32 +126,33 @@ final class ExchangeWatchdog: @unchecked Sendable {
     /// body is still awaited, briefly. Called again when more of the answer (a usage chunk) arrives.
     func markAnswerComplete() {
         let now = DispatchTime.now().uptimeNanoseconds
-        lock.lock()
-        let changed = !drainingAfterEnd
-        drainingAfterEnd = true
-        answerCompleteAt = now
-        lock.unlock()
+        let changed = state.withLock { state in
+            defer {
+                state.drainingAfterEnd = true
+                state.answerCompleteAt = now
+            }
+            return !state.drainingAfterEnd
+        }
         if changed { rearm() }
     }
 
     private func nearestDeadline() -> (UInt64, ExchangeTimeout) {
-        lock.lock()
-        defer { lock.unlock() }
+        let state = state.withLock { $0 }
         func at(_ base: UInt64, _ seconds: Double) -> UInt64 { base + Nanoseconds.from(seconds: seconds) }
         var candidates: [(UInt64, ExchangeTimeout)] = [(at(start, timeouts.total), ExchangeTimeout(phase: .total, seconds: timeouts.total))]
-        if responseComplete {
+        if state.responseComplete {
             // Nothing more can come from the server: only the whole-request budget is left.
-        } else if drainingAfterEnd {
-            candidates.append((at(answerCompleteAt, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))
+        } else if state.drainingAfterEnd {
+            candidates.append((at(state.answerCompleteAt, Self.drainLimit), ExchangeTimeout(phase: .idle, seconds: Self.drainLimit)))
         } else {
-            if !connected {
+            if !state.connected {
                 candidates.append((at(start, timeouts.connect), ExchangeTimeout(phase: .connect, seconds: timeouts.connect)))
             }
-            if streaming && !sawDelta {
+            if streaming && !state.sawDelta {
                 candidates.append((at(start, timeouts.firstToken), ExchangeTimeout(phase: .firstToken, seconds: timeouts.firstToken)))
             }
-            if streaming && sawDelta {
-                candidates.append((at(lastActivity, timeouts.idle), ExchangeTimeout(phase: .idle, seconds: timeouts.idle)))
+            if streaming && state.sawDelta {
+                candidates.append((at(state.lastActivity, timeouts.idle), ExchangeTimeout(phase: .idle, seconds: timeouts.idle)))
             }
         }
         return candidates.min { $0.0 < $1.0 }!

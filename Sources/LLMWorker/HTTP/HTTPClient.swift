@@ -6,26 +6,29 @@ import FoundationNetworking
 /// One URLSession for every request the worker makes, so connections to a server are pooled and reused.
 /// Delegate callbacks are routed by task identifier to the `HTTPExchange` that started the task.
 /// (On Linux, `URLSession.bytes` does not exist and the delegate is the only way to stream.)
-final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+final class HTTPClient: NSObject, URLSessionDataDelegate, Sendable {
     /// How many connections one server may get: one per concurrent stream (Linux defaults to 6 and queues the rest).
     static let maxConnectionsPerHost = 512
 
-    private let lock = NSLock()
-    private var exchanges: [Int: HTTPExchange] = [:]
-    private var startedCount = 0
-    private let sessionLock = NSLock()
-    private var sessionStorage: URLSession?
+    private struct Exchanges {
+        /// The open ones, by task identifier.
+        var open: [Int: HTTPExchange] = [:]
+        var startedCount = 0
+    }
+
+    private let exchanges = Locked(Exchanges())
+    private let sessionStorage = Locked<URLSession?>(nil)
 
     /// Making the URLSession takes a few milliseconds (libcurl and OpenSSL set-up, Foundation's cookie and cache
     /// look-ups): a third of the worker's start-up. So it is made on first use, or by `warmUp()` in the
     /// background, and the worker answers its first `ping` without waiting for it.
     private var session: URLSession {
-        sessionLock.lock()
-        defer { sessionLock.unlock() }
-        if let sessionStorage { return sessionStorage }
-        let session = makeSession()
-        sessionStorage = session
-        return session
+        sessionStorage.withLock { stored in
+            if let stored { return stored }
+            let session = makeSession()
+            stored = session
+            return session
+        }
     }
 
     /// Makes the session now on a background thread, so that the first request does not wait for it.
@@ -54,25 +57,21 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     func start(_ request: URLRequest) -> HTTPExchange {
         let task = session.dataTask(with: request)
         let exchange = HTTPExchange(task: task)
-        lock.lock()
-        exchanges[task.taskIdentifier] = exchange
-        startedCount += 1
-        lock.unlock()
+        exchanges.withLock { exchanges in
+            exchanges.open[task.taskIdentifier] = exchange
+            exchanges.startedCount += 1
+        }
         task.resume()
         return exchange
     }
 
     /// How many exchanges are open now and how many were ever started: whether a request had the client to itself.
     var activity: (open: Int, started: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (exchanges.count, startedCount)
+        exchanges.withLock { ($0.open.count, $0.startedCount) }
     }
 
     private func exchange(for task: URLSessionTask) -> HTTPExchange? {
-        lock.lock()
-        defer { lock.unlock() }
-        return exchanges[task.taskIdentifier]
+        exchanges.withLock { $0.open[task.taskIdentifier] }
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
@@ -103,10 +102,7 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        lock.lock()
-        let exchange = exchanges.removeValue(forKey: task.taskIdentifier)
-        lock.unlock()
-        exchange?.completed(error: error)
+        exchanges.withLock { $0.open.removeValue(forKey: task.taskIdentifier) }?.completed(error: error)
     }
 
     // Redirects are followed only within the same scheme and host: a key must never travel to another server.

@@ -11,7 +11,7 @@ import FoundationNetworking
 /// `.body` event: nothing ever waits for more, but a reader that fell behind catches up in one step instead of
 /// one wake-up, parse, delta line and pipe write per network callback (URLSession calls back once per HTTP
 /// chunk, i.e. once per SSE event, even when a single socket read brought hundreds of them).
-final class HTTPExchange: @unchecked Sendable {
+final class HTTPExchange: Sendable {
     enum Event: Sendable {
         case response(status: Int, headers: [String: String])
         case body(Data)
@@ -40,19 +40,22 @@ final class HTTPExchange: @unchecked Sendable {
     private let signals: AsyncThrowingStream<Signal, Error>
     private let continuation: AsyncThrowingStream<Signal, Error>.Continuation
     private let task: URLSessionDataTask
-    private let lock = NSLock()
-    private var finished = false
     private let connection = FirstTimeAction()
-    /// Body bytes received and not yet taken by the reader, and whether a `.bodyWaiting` signal is outstanding.
-    private var pendingBody = Data()
-    private var bodySignalled = false
-    /// When bytes last came from the server (uptime ns; 0: none yet), whether or not the reader has taken them:
-    /// a reader held up by a slow client must not make a busy server look silent.
-    private var lastReceived: UInt64 = 0
-    /// The server sent its whole response (the reader may not have taken all of it yet).
-    private var receivedAll = false
-    /// The response head arrived: whatever fails after this, the server did answer.
-    private var responded = false
+    private let state = Locked(State())
+
+    private struct State {
+        var finished = false
+        /// Body bytes received and not yet taken by the reader, and whether a `.bodyWaiting` signal is outstanding.
+        var pendingBody = Data()
+        var bodySignalled = false
+        /// When bytes last came from the server (uptime ns; 0: none yet), whether or not the reader has taken them:
+        /// a reader held up by a slow client must not make a busy server look silent.
+        var lastReceived: UInt64 = 0
+        /// The server sent its whole response (the reader may not have taken all of it yet).
+        var receivedAll = false
+        /// The response head arrived: whatever fails after this, the server did answer.
+        var responded = false
+    }
 
     init(task: URLSessionDataTask) {
         self.task = task
@@ -90,9 +93,7 @@ final class HTTPExchange: @unchecked Sendable {
 
     func received(response: URLResponse) {
         markConnected()
-        lock.lock()
-        responded = true
-        lock.unlock()
+        state.withLock { $0.responded = true }
         guard let http = response as? HTTPURLResponse else { return }
         var headers: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
@@ -103,58 +104,43 @@ final class HTTPExchange: @unchecked Sendable {
 
     func received(data: Data) {
         markConnected()
-        lock.lock()
-        guard !finished else {
-            lock.unlock()
-            return
+        let signal = state.withLock { state in
+            guard !state.finished else { return false }
+            if state.pendingBody.isEmpty { state.pendingBody = data } else { state.pendingBody.append(data) }
+            state.lastReceived = DispatchTime.now().uptimeNanoseconds
+            defer { state.bodySignalled = true }
+            return !state.bodySignalled
         }
-        if pendingBody.isEmpty { pendingBody = data } else { pendingBody.append(data) }
-        lastReceived = DispatchTime.now().uptimeNanoseconds
-        let signal = !bodySignalled
-        bodySignalled = true
-        lock.unlock()
         if signal { continuation.yield(.bodyWaiting) }
     }
 
     /// Whether the response head arrived.
     var hasResponded: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return responded
+        state.withLock { $0.responded }
     }
 
     /// When bytes last came from the server, and whether its response is complete.
     var received: (lastAt: UInt64, all: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (lastReceived, receivedAll)
+        state.withLock { ($0.lastReceived, $0.receivedAll) }
     }
 
     /// Everything received since the last call (the reader got a `.bodyWaiting` signal for it).
     fileprivate func takeBody() -> Data {
-        lock.lock()
-        defer { lock.unlock() }
-        bodySignalled = false
-        let body = pendingBody
-        pendingBody = Data()
-        return body
+        state.withLock { state in
+            state.bodySignalled = false
+            defer { state.pendingBody = Data() }
+            return state.pendingBody
+        }
     }
 
     func completed(error: Error?) {
-        if error == nil {
-            lock.lock()
-            receivedAll = true
-            lock.unlock()
-        }
+        if error == nil { state.withLock { $0.receivedAll = true } }
         guard markFinished() else { return }
         if let error { continuation.finish(throwing: error) } else { continuation.finish() }
     }
 
     private func yield(_ event: Signal) {
-        lock.lock()
-        let open = !finished
-        lock.unlock()
-        if open { continuation.yield(event) }
+        if !state.withLock({ $0.finished }) { continuation.yield(event) }
     }
 
     private func markConnected() {
@@ -162,10 +148,9 @@ final class HTTPExchange: @unchecked Sendable {
     }
 
     private func markFinished() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if finished { return false }
-        finished = true
-        return true
+        state.withLock { state in
+            defer { state.finished = true }
+            return !state.finished
+        }
     }
 }

@@ -5,7 +5,8 @@ import Foundation
 /// request first needs it, so a worker that only speaks to `https://` never has one.
 final class TransportRouter: Sendable {
     let urlSession: URLSessionTransport
-    private let socket = LazySocketTransport()
+    /// Made on first use.
+    private let madeSocket = Locked<SocketTransport?>(nil)
 
     init(client: HTTPClient = HTTPClient()) {
         urlSession = URLSessionTransport(client: client)
@@ -13,7 +14,7 @@ final class TransportRouter: Sendable {
 
     func transport(for settings: ResolvedSettings) -> any HTTPTransport {
         switch settings.effectiveTransport {
-        case .socket?: return socket.transport
+        case .socket?: return socket
         case .urlsession?, nil: return urlSession
         }
     }
@@ -22,19 +23,13 @@ final class TransportRouter: Sendable {
     /// transport's thread is cheap to start but still better started before the first request).
     func warmUp(for settings: ResolvedSettings) {
         switch settings.effectiveTransport {
-        case .socket?: _ = socket.transport
+        case .socket?: _ = socket
         case .urlsession?, nil: urlSession.client.warmUp()
         }
     }
-}
 
-/// The socket transport, made on first use. Lock invariant: `made` is read and written only under `lock`.
-private final class LazySocketTransport: @unchecked Sendable {
-    private let lock = NSLock()
-    private var made: SocketTransport?
-
-    var transport: SocketTransport {
-        lock.withLock {
+    private var socket: SocketTransport {
+        madeSocket.withLock { made in
             if let made { return made }
             let transport = SocketTransport()
             made = transport

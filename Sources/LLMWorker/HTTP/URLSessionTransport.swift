@@ -18,8 +18,9 @@ struct URLSessionTransport: HTTPTransport {
     func preconnect(to url: URL) {}
 }
 
-/// Lock invariant: `events` and `sawHead` are read and written only while holding `lock`; the consumer's calls
-/// come one at a time (one consumer per exchange), so the iterator is never used by two callers at once.
+/// Thread safety: `events` and `sawHead` are read and written only while holding `lock`; the consumer's calls
+/// come one at a time (one consumer per exchange), so the iterator is never used by two callers at once. Not
+/// `Locked`: the iterator (`AsyncThrowingStream`'s) is not `Sendable`, so only that one-consumer rule makes it safe.
 final class URLSessionTransportExchange: TransportExchange, @unchecked Sendable {
     private let exchange: HTTPExchange
     private let lock = NSLock()

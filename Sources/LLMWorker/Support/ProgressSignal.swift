@@ -4,8 +4,10 @@ import Foundation
 /// held back while the worker is overloaded, is woken when an answer is decided, a request ends or a write is
 /// done. A waiter takes a ticket before it checks its condition, so a signal given between the check and the
 /// wait is never lost.
+///
+/// Thread safety: `generation` and `waiters` are read and written only while holding `condition`. An `NSCondition`
+/// rather than `Locked`, because a waiter blocks its thread on it.
 public final class ProgressSignal: @unchecked Sendable {
-    // `generation` and `waiters` are guarded by `condition`.
     private let condition = NSCondition()
     private var generation: UInt64 = 0
     private var waiters = 0

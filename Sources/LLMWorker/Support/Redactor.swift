@@ -2,24 +2,19 @@ import Foundation
 
 /// Removes secrets from text the worker writes: every API key it has been given or read from the environment,
 /// plus anything shaped like a bearer token or a provider key, whoever it belongs to.
-public final class Redactor: @unchecked Sendable {
-    private let lock = NSLock()
-    private var secrets: Set<String> = []
+public final class Redactor: Sendable {
+    private let secrets = Locked<Set<String>>([])
 
     public init() {}
 
     public func register(_ secret: String?) {
         // Very short strings would redact ordinary words; no real key is that short.
         guard let secret, secret.count >= 8 else { return }
-        lock.lock()
-        secrets.insert(secret)
-        lock.unlock()
+        secrets.withLock { _ = $0.insert(secret) }
     }
 
     public func scrub(_ text: String) -> String {
-        lock.lock()
-        let known = secrets
-        lock.unlock()
+        let known = secrets.withLock { $0 }
         var result = text
         for secret in known where result.contains(secret) {
             result = result.replacingOccurrences(of: secret, with: "[redacted]")

@@ -6,6 +6,9 @@ import Glibc
 /// Reads the protocol input on its own thread with blocking reads and cuts it into lines with a `LineFramer`
 /// (`\n` ends a line, a `\r` before it is dropped, blank lines are skipped, a line longer than `maxLineBytes`
 /// is discarded without being held in memory and reported as `.oversized`).
+///
+/// Thread safety: immutable. `handle` need not be `Sendable`: it runs only on the one reader thread that `start`
+/// makes (call `start` once), in input order.
 public final class LineReader: @unchecked Sendable {
     public enum Event: Equatable, Sendable {
         case line(Data)

@@ -12,8 +12,11 @@ import Glibc
 /// the line, the sender writes the line itself instead (a pipe write of at most one page into a pipe that is
 /// not full never blocks): this saves a thread wake-up per delta, which on a busy machine is most of the
 /// cost of getting a token to the client.
+///
+/// Thread safety: every `var` is read and written only while holding `condition` (an `NSCondition` rather than
+/// `Locked`: the writer thread and the stdin reader sleep on it), except the batch being written, which only whoever
+/// set `writing` touches, outside the lock, until `finishWrite` clears it (checked there in debug builds).
 public final class OutputWriter: @unchecked Sendable {
-    // All mutable state below is guarded by `condition`.
     private let condition = NSCondition()
     private var queue: [UInt8] = []
     private var queuedBytes = 0
@@ -180,6 +183,7 @@ public final class OutputWriter: @unchecked Sendable {
     /// the meantime to the writer thread.
     private func finishWrite(_ written: Int, ok: Bool) {
         condition.lock()
+        assert(writing, "a write finished that nobody had started")
         writing = false
         queuedBytes -= written
         if !ok { broken = true }

@@ -3,10 +3,9 @@ import Foundation
 /// How the worker ends: end of input, a signal, the `shutdown` method, or the client going away.
 /// The first three let requests in flight finish within a grace period, cancel what is left, write every
 /// answer and exit 0; a broken stdout cancels everything at once, since no answer can be delivered.
-final class Lifecycle: @unchecked Sendable {
-    private let lock = NSLock()
-    private var shuttingDown = false
-    private var exiting = false
+final class Lifecycle: Sendable {
+    private let shuttingDown = Locked(false)
+    private let exiting = Locked(false)
     private let exitProcess: @Sendable (Int32) -> Void
 
     init(exitProcess: @escaping @Sendable (Int32) -> Void = { exit($0) }) {
@@ -14,9 +13,7 @@ final class Lifecycle: @unchecked Sendable {
     }
 
     var isShuttingDown: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return shuttingDown
+        shuttingDown.withLock { $0 }
     }
 
     /// Stops new work, waits up to `grace` seconds for the requests in flight, then cancels the rest and waits
@@ -32,9 +29,7 @@ final class Lifecycle: @unchecked Sendable {
     /// Called on the reader thread as soon as the end is known (a `shutdown` line, the end of input, a signal):
     /// the lines read after it are refused, the ones read before are served.
     func markShuttingDown() {
-        lock.lock()
-        shuttingDown = true
-        lock.unlock()
+        shuttingDown.withLock { $0 = true }
     }
 
     /// End of input, or SIGTERM/SIGINT: finish, flush, exit 0. `exitWithin`: a signal asks for an exit even when
@@ -81,10 +76,10 @@ final class Lifecycle: @unchecked Sendable {
     /// Several paths may decide to exit at the same moment (the end of input, a `shutdown` answer, a signal's
     /// limit, a broken stdout): only the first calls `exit`, which is not safe to call twice at once.
     private func exitOnce(_ code: Int32) {
-        lock.lock()
-        let first = !exiting
-        exiting = true
-        lock.unlock()
+        let first = exiting.withLock { exiting in
+            defer { exiting = true }
+            return !exiting
+        }
         if first { exitProcess(code) }
     }
 }

@@ -15,7 +15,7 @@ struct RequestLog: Sendable {
     let tally: RequestTally?
 
     init(id: RequestID?, method: String, logger: Logger) {
-        tag = LogTag(id: id, number: Self.numbers.next(), method: method)
+        tag = LogTag(id: id, number: Self.lastNumber.withLock { $0 += 1; return $0 }, method: method)
         self.logger = logger
         tally = logger.isEnabled(.debug) ? RequestTally() : nil
     }
@@ -26,25 +26,13 @@ struct RequestLog: Sendable {
     func info(_ message: @autoclosure () -> String) { logger.log(.info, tag: tag, message()) }
     func warn(_ message: @autoclosure () -> String) { logger.log(.warn, tag: tag, message()) }
 
-    private static let numbers = RequestNumbers()
-}
-
-/// The worker's numbers for requests, in the order their lines are read.
-private final class RequestNumbers: @unchecked Sendable {
-    private let lock = NSLock()
-    private var last: UInt64 = 0
-
-    func next() -> UInt64 {
-        lock.withLock {
-            last += 1
-            return last
-        }
-    }
+    /// The worker's numbers for requests, in the order their lines are read: the last one given.
+    private static let lastNumber = Locked<UInt64>(0)
 }
 
 /// What one request received and sent on, for its last debug line. Written by the HTTP attempts and the chat runner,
 /// read by the dispatcher once the request is done.
-final class RequestTally: @unchecked Sendable {
+final class RequestTally: Sendable {
     struct Counts: Sendable {
         var attempts = 0
         /// What the attempts received, summed.
@@ -55,14 +43,13 @@ final class RequestTally: @unchecked Sendable {
         var finishReason: String?
     }
 
-    private let lock = NSLock()
-    private var counts = Counts()
+    private let counts = Locked(Counts())
 
     func update(_ change: (inout Counts) -> Void) {
-        lock.withLock { change(&counts) }
+        counts.withLock { change(&$0) }
     }
 
-    var snapshot: Counts { lock.withLock { counts } }
+    var snapshot: Counts { counts.withLock { $0 } }
 
     /// `finish_reason stop, 12 deltas (first after 45.6 ms); upstream: 1 attempt, 2345 bytes, 14 events, 3 keep-alive comments`.
     var summary: String {

@@ -31,16 +31,17 @@ public enum WorkerMain {
         }
         let logger = Logger(level: options.logLevel, redactor: redactor)
         let lifecycle = Lifecycle()
-        let box = ContextBox()
+        // Lets the writer's broken-pipe callback reach the services made after it.
+        let made = Locked<Services?>(nil)
         let progress = ProgressSignal()
         let writer = OutputWriter(fd: protocolFD, progress: progress) {
-            if let services = box.services { lifecycle.clientGone(services) } else { exit(0) }
+            if let services = made.withLock({ $0 }) { lifecycle.clientGone(services) } else { exit(0) }
         }
         let services = Services(
             writer: writer, progress: progress, configuration: ConfigurationStore(environment: environment),
             providers: ProviderRegistry.standard(logger: logger), logger: logger, redactor: redactor,
             lifecycle: lifecycle, options: options)
-        box.services = services
+        made.withLock { $0 = services }
         let dispatcher = Dispatcher(services: services)
 
         applyInitialConfiguration(options.initialConfiguration, services)
@@ -93,16 +94,5 @@ public enum WorkerMain {
             let grace = min(services.options.shutdownGrace, 5)
             services.lifecycle.finish(services, grace: grace, reason: "signal \(number)", exitWithin: grace + 5)
         }
-    }
-}
-
-/// Lets the writer's broken-pipe callback reach the context created after it.
-private final class ContextBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Services?
-
-    var services: Services? {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Keep-alive connections per endpoint, on the loop thread.
+/// Keep-alive connections per endpoint, on the loop thread (checked in debug builds at every entry point).
 ///
 /// - An idle connection is reused most-recently-used first, after a check that the server has neither closed it
 ///   nor sent anything (`isQuietAndOpen`); it is closed as soon as the server closes it (watched while idle), or
@@ -61,6 +61,7 @@ final class ConnectionPool {
     /// Grants a connection for `endpoint` (possibly at once, before returning).
     @discardableResult
     func acquire(_ endpoint: HTTPEndpoint, fresh: Bool, _ grant: @escaping Grant) -> Claim {
+        context.assertOnLoopThread()
         let claim = Claim(endpoint: endpoint, fresh: fresh, grant: grant)
         if !fresh, let connection = takeIdle(endpoint) {
             give(connection, to: claim)
@@ -77,6 +78,7 @@ final class ConnectionPool {
     /// The request no longer wants a connection: a queued claim leaves the queue; a connection being opened for it
     /// becomes a spare.
     func withdraw(_ claim: Claim) {
+        context.assertOnLoopThread()
         guard claim.grant != nil else { return }
         claim.grant = nil
         hosts[claim.endpoint]?.waiting.removeAll { $0 === claim }
@@ -85,6 +87,7 @@ final class ConnectionPool {
 
     /// A request is done with `connection`: kept for the next one if `reusable`, else closed.
     func release(_ connection: SocketConnection, reusable: Bool) {
+        context.assertOnLoopThread()
         let endpoint = connection.endpoint
         let unused = connection.requestsCarried == 0
         if reusable, !connection.isClosed, let index = hosts[endpoint]?.waiting.firstIndex(where: { unused || !$0.fresh }) {
@@ -101,6 +104,7 @@ final class ConnectionPool {
 
     /// Closes `connection` and lets a waiting request open another.
     func discard(_ connection: SocketConnection) {
+        context.assertOnLoopThread()
         stopIdleTimer(connection)
         connection.close()
         let endpoint = connection.endpoint
@@ -110,6 +114,7 @@ final class ConnectionPool {
 
     /// Opens a spare connection to `endpoint` unless one is idle or being opened already.
     func preconnect(_ endpoint: HTTPEndpoint) {
+        context.assertOnLoopThread()
         let host = hosts[endpoint, default: Host()]
         guard host.idle.isEmpty, !host.openings.contains(where: { $0.claim == nil }),
               host.count < limits.maxConnectionsPerEndpoint else { return }
@@ -117,6 +122,7 @@ final class ConnectionPool {
     }
 
     func closeAll() {
+        context.assertOnLoopThread()
         for (_, host) in hosts {
             host.idle.forEach { $0.close() }
             host.openings.forEach { $0.cancel?() }
@@ -125,7 +131,10 @@ final class ConnectionPool {
     }
 
     /// Connections idle for `endpoint` (for tests and diagnostics).
-    func idleCount(_ endpoint: HTTPEndpoint) -> Int { hosts[endpoint]?.idle.count ?? 0 }
+    func idleCount(_ endpoint: HTTPEndpoint) -> Int {
+        context.assertOnLoopThread()
+        return hosts[endpoint]?.idle.count ?? 0
+    }
 
     // MARK: Internals
 

@@ -16,13 +16,16 @@ protocol EventLoopRoot: AnyObject, SendableMetatype {
 /// Confinement is checked by the compiler: the root and the `LoopContext` are locals of the thread's function,
 /// and work reaches them only as a parameter (`execute { root in … }`), never by capture.
 ///
-/// Lock invariant: `work`, `wakeQueued` and `stopping` are read and written only while holding `lock`; the wake
-/// pipe's descriptors are set in `init` and closed by the loop thread as it ends.
-final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var work: [@Sendable (Root) -> Void] = []
-    private var wakeQueued = false
-    private var stopping = false
+/// Thread safety: what other threads post is in `posted`; the wake pipe's descriptors are set in `init` and closed
+/// by the loop thread as it ends.
+final class EventLoop<Root: EventLoopRoot>: Sendable {
+    private struct Posted {
+        var work: [@Sendable (Root) -> Void] = []
+        var wakeQueued = false
+        var stopping = false
+    }
+
+    private let posted = Locked(Posted())
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let ended = DispatchSemaphore(value: 0)
@@ -45,26 +48,24 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
     /// loop is stopping.
     @discardableResult
     func execute(_ body: @escaping @Sendable (Root) -> Void) -> Bool {
-        lock.lock()
-        guard !stopping else {
-            lock.unlock()
-            return false
+        let wake = posted.withLock { posted -> Bool? in
+            guard !posted.stopping else { return nil }
+            posted.work.append(body)
+            defer { posted.wakeQueued = true }
+            return !posted.wakeQueued
         }
-        work.append(body)
-        let wake = !wakeQueued
-        wakeQueued = true
-        lock.unlock()
+        guard let wake else { return false }
         if wake { signalWake() }
         return true
     }
 
     /// Stops the loop after the work already posted; the root is told, then the thread ends.
     func stop() {
-        lock.lock()
-        stopping = true
-        let wake = !wakeQueued
-        wakeQueued = true
-        lock.unlock()
+        let wake = posted.withLock { posted in
+            posted.stopping = true
+            defer { posted.wakeQueued = true }
+            return !posted.wakeQueued
+        }
         if wake { signalWake() }
     }
 
@@ -81,12 +82,11 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
     }
 
     private func takeWork() -> (work: [@Sendable (Root) -> Void], stop: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        let taken = work
-        work = []
-        wakeQueued = false
-        return (taken, stopping)
+        posted.withLock { posted in
+            posted.wakeQueued = false
+            defer { posted.work = [] }
+            return (posted.work, posted.stopping)
+        }
     }
 
     private func drainWake() {
@@ -129,7 +129,11 @@ final class EventLoop<Root: EventLoopRoot>: @unchecked Sendable {
     }
 }
 
-/// What the loop thread offers the root: watching descriptors and timers. Lives and is used only on that thread.
+/// What the loop thread offers the root: watching descriptors and timers.
+///
+/// Thread safety: made on the loop thread and used only there, like every object the root reaches (the engine, its
+/// pool, connections and connectors): none is `Sendable`, so the compiler keeps them off other threads, and debug
+/// builds check it again at their entry points (`assertOnLoopThread`).
 final class LoopContext {
     typealias Handler = (_ revents: Int16) -> Void
 
@@ -155,18 +159,32 @@ final class LoopContext {
     private var timers: [(deadline: UInt64, id: Int, action: () -> Void)] = []
     private var nextTimerID = 0
 
+    #if DEBUG
+    /// The loop thread, which makes the context.
+    private let loopThread = pthread_self()
+    #endif
+
     fileprivate init() {}
+
+    /// Stops a debug build when called anywhere but on the loop thread; nothing in a release build.
+    func assertOnLoopThread(file: StaticString = #fileID, line: UInt = #line) {
+        #if DEBUG
+        precondition(pthread_equal(loopThread, pthread_self()) != 0, "used off its event loop thread", file: file, line: line)
+        #endif
+    }
 
     static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     /// Watches `fd` for `events` (POLLIN, POLLOUT; 0 leaves it out of poll() entirely, hang-ups included, so a
     /// paused socket cannot make the loop spin). Replaces an earlier watch of the same descriptor.
     func watch(_ fd: Int32, events: Int16, _ handler: @escaping Handler) {
+        assertOnLoopThread()
         watches[fd] = Watch(fd: fd, events: events, handler: handler)
         watchesChanged = true
     }
 
     func setEvents(_ fd: Int32, _ events: Int16) {
+        assertOnLoopThread()
         guard let watch = watches[fd], watch.events != events else { return }
         watch.events = events
         watchesChanged = true
@@ -174,11 +192,13 @@ final class LoopContext {
 
     /// Stops watching `fd`; call it before closing the descriptor.
     func unwatch(_ fd: Int32) {
+        assertOnLoopThread()
         if watches.removeValue(forKey: fd) != nil { watchesChanged = true }
     }
 
     @discardableResult
     func schedule(after seconds: Double, _ action: @escaping () -> Void) -> TimerToken {
+        assertOnLoopThread()
         nextTimerID += 1
         let deadline = Self.now + Nanoseconds.from(seconds: max(0, seconds))
         let index = timers.firstIndex { $0.deadline > deadline } ?? timers.count
@@ -187,6 +207,7 @@ final class LoopContext {
     }
 
     func cancel(_ token: TimerToken) {
+        assertOnLoopThread()
         timers.removeAll { $0.id == token.id }
     }
 

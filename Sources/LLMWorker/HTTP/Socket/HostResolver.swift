@@ -71,19 +71,14 @@ struct HostResolver: Sendable {
         return addresses.isEmpty ? .failure(TransportError(.cannotResolve, "The host name \(host) has no IPv4 or IPv6 address.")) : .success(addresses)
     }
 
-    /// Delivers the first of two results. `completion` is read and cleared only under `lock`.
-    private final class Once: @unchecked Sendable {
-        private let lock = NSLock()
-        private var completion: (@Sendable (Result<[SocketAddress], TransportError>) -> Void)?
+    /// Delivers the first of two results.
+    private final class Once: Sendable {
+        private let completion: Locked<(@Sendable (Result<[SocketAddress], TransportError>) -> Void)?>
 
-        init(_ completion: @escaping @Sendable (Result<[SocketAddress], TransportError>) -> Void) { self.completion = completion }
+        init(_ completion: @escaping @Sendable (Result<[SocketAddress], TransportError>) -> Void) { self.completion = Locked(completion) }
 
         func fire(_ result: Result<[SocketAddress], TransportError>) {
-            lock.lock()
-            let completion = self.completion
-            self.completion = nil
-            lock.unlock()
-            completion?(result)
+            completion.withLock { $0.take() }?(result)
         }
     }
 }

@@ -16,7 +16,7 @@ protocol ConnectionDelegate: AnyObject {
 }
 
 /// One connected, non-blocking TCP socket carrying HTTP/1.1 requests one after another. Used only on the loop
-/// thread; the socket is watched for reading while a response is expected and not paused, for writing while part
+/// thread (checked in debug builds at every entry point); the socket is watched for reading while a response is expected and not paused, for writing while part
 /// of the request waits, and for reading while idle (to notice the server closing it).
 ///
 /// The request is written whole while the response is read: a server may answer before it has read the body
@@ -54,6 +54,7 @@ final class SocketConnection {
     // MARK: Carrying a request
 
     func send(_ prepared: PreparedRequest, delegate: ConnectionDelegate) {
+        context.assertOnLoopThread()
         precondition(parser == nil && !isClosed, "a connection carries one request at a time")
         requestsCarried += 1
         self.delegate = delegate
@@ -71,6 +72,7 @@ final class SocketConnection {
 
     /// The consumer handed back the bytes lent to it: read on.
     func resumeReading() {
+        context.assertOnLoopThread()
         guard paused, parser != nil else { return }
         paused = false
         readAvailable()
@@ -81,6 +83,7 @@ final class SocketConnection {
 
     /// Waits for the next request; `event` runs if the server closes the connection or sends anything meanwhile.
     func becomeIdle(_ event: @escaping () -> Void) {
+        context.assertOnLoopThread()
         idleSince = LoopContext.now
         onIdleEvent = event
         buffer = nil
@@ -91,6 +94,7 @@ final class SocketConnection {
     var isQuietAndOpen: Bool { !isClosed && SocketIO.isQuietAndOpen(fd) }
 
     func close() {
+        context.assertOnLoopThread()
         guard !isClosed else { return }
         isClosed = true
         parser = nil

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The socket transport's state on its loop thread: the connection pool and the requests in flight. Work from
-/// other threads arrives through `EventLoop.execute`; nothing here is touched from anywhere else.
+/// other threads arrives through `EventLoop.execute`; nothing here is touched from anywhere else (checked in debug
+/// builds at every entry point).
 final class SocketEngine: EventLoopRoot {
     struct Configuration: Sendable {
         var pool = ConnectionPool.Limits()
@@ -29,6 +30,7 @@ final class SocketEngine: EventLoopRoot {
     }
 
     func start(_ exchange: SocketExchange, _ request: PreparedRequest) {
+        context.assertOnLoopThread()
         let driver = SocketRequestDriver(exchange: exchange, request: request, pool: pool) { [unowned self] id in
             self.requests[id] = nil
         }
@@ -38,22 +40,29 @@ final class SocketEngine: EventLoopRoot {
 
     /// The exchange failed or was cancelled: its connection is closed at once.
     func abort(_ id: Int) {
+        context.assertOnLoopThread()
         requests[id]?.abort()
     }
 
     /// The consumer handed back the bytes lent to it.
     func resume(_ id: Int) {
+        context.assertOnLoopThread()
         requests[id]?.resumeReading()
     }
 
     func preconnect(_ endpoint: HTTPEndpoint) {
+        context.assertOnLoopThread()
         pool.preconnect(endpoint)
     }
 
     /// Idle connections to `endpoint`, for tests.
-    func idleCount(_ endpoint: HTTPEndpoint) -> Int { pool.idleCount(endpoint) }
+    func idleCount(_ endpoint: HTTPEndpoint) -> Int {
+        context.assertOnLoopThread()
+        return pool.idleCount(endpoint)
+    }
 
     func loopWillStop() {
+        context.assertOnLoopThread()
         for driver in Array(requests.values) { driver.stop(TransportError(.connectionLost, "The worker's HTTP transport stopped.")) }
         requests = [:]
         for connector in lookups.values { connector.cancel() }
@@ -81,6 +90,7 @@ final class SocketEngine: EventLoopRoot {
     }
 
     private func resolved(_ lookup: Int, _ result: Result<[SocketAddress], TransportError>) {
+        context.assertOnLoopThread()
         guard let connector = lookups.removeValue(forKey: lookup) else { return }
         switch result {
         case .success(let addresses): connector.connect(to: addresses)

@@ -3,8 +3,8 @@ import Foundation
 
 /// A block of memory a connection reads into and lends, whole, to the consumer of its exchange.
 ///
-/// `@unchecked Sendable`: the loop thread writes it only while it is not lent, the consumer reads it only while it
-/// is; the hand-over both ways goes through `SocketExchange`'s lock or the event loop's queue, which order them.
+/// Thread safety: the loop thread writes it only while it is not lent, the consumer reads it only while it is; the
+/// hand-over both ways goes through `SocketExchange`'s `Locked` state or the event loop's queue, which order them.
 final class ReadBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
 
@@ -18,28 +18,38 @@ final class ReadBuffer: @unchecked Sendable {
 /// The socket transport's side of one request that the consumer's task sees: the head, the body bytes lent one
 /// read at a time, the end or the failure. The loop thread reports into it; the consumer pulls from it.
 ///
-/// Lock invariant: every `var` below is read and written only while holding `lock`; a waiting consumer is
-/// resumed after the lock is released. At most one read is lent at a time (the connection reads no further
-/// until `readBody` has handed it back), which is the back-pressure.
-final class SocketExchange: TransportExchange, @unchecked Sendable {
+/// Thread safety: the state both sides share is in `state`; a waiting consumer is resumed after the lock is
+/// released. At most one read is lent at a time (the connection reads no further until `readBody` has handed it
+/// back), which is the back-pressure.
+final class SocketExchange: TransportExchange, Sendable {
     let id: Int
     private let loop: EventLoop<SocketEngine>
-    private let lock = NSLock()
-    private var head: TransportResponseHead?
-    private var lent: (buffer: ReadBuffer, count: Int)?
-    private var bodyEnded = false
-    private var failure: Error?
-    /// Bumped by every change a consumer may wait for.
-    private var version = 0
-    private var waiter: CheckedContinuation<Void, Never>?
     private let connection = FirstTimeAction()
-    private var lastReceived: UInt64 = 0
-    private var anyResponseByte = false
-    private var reused: Bool?
-    /// The consumer is reading bytes taken from `lent`; they go back to the connection when it is done.
-    private var consumerHolds = false
-    private var resentBecause: String?
-    private var onResend: (@Sendable (String) -> Void)?
+    private let state = Locked(State())
+
+    private struct State {
+        var head: TransportResponseHead?
+        var lent: (buffer: ReadBuffer, count: Int)?
+        var bodyEnded = false
+        var failure: Error?
+        /// Bumped by every change a consumer may wait for.
+        var version = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var lastReceived: UInt64 = 0
+        var anyResponseByte = false
+        var reused: Bool?
+        /// The consumer is reading bytes taken from `lent`; they go back to the connection when it is done.
+        var consumerHolds = false
+        var resentBecause: String?
+        var onResend: (@Sendable (String) -> Void)?
+
+        /// Marks a change; returns the waiter to resume once the lock is released.
+        mutating func changed() -> CheckedContinuation<Void, Never>? {
+            version += 1
+            defer { waiter = nil }
+            return waiter
+        }
+    }
 
     init(id: Int, loop: EventLoop<SocketEngine>) {
         self.id = id
@@ -50,7 +60,7 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
 
     func responseHead() async throws -> TransportResponseHead {
         while true {
-            let (head, failure, version) = lock.withLock { (self.head, self.failure, self.version) }
+            let (head, failure, version) = state.withLock { ($0.head, $0.failure, $0.version) }
             if let head { return head }
             if let failure { throw failure }
             await waitForChange(after: version)
@@ -62,7 +72,7 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
             switch nextBodyStep() {
             case .lent(let buffer, let count):
                 defer {
-                    lock.withLock { consumerHolds = false }
+                    state.withLock { $0.consumerHolds = false }
                     loop.execute { [id] engine in engine.resume(id) }
                 }
                 try consume(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count]))
@@ -86,26 +96,24 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
 
     /// Lent bytes come before the end or a failure: what arrived before a fault still reaches the consumer.
     private func nextBodyStep() -> BodyStep {
-        lock.withLock {
-            if let lent {
-                self.lent = nil
-                consumerHolds = true
+        state.withLock { state in
+            if let lent = state.lent {
+                state.lent = nil
+                state.consumerHolds = true
                 return .lent(lent.buffer, lent.count)
             }
-            if let failure { return .failed(failure) }
-            return bodyEnded ? .ended : .wait(version: version)
+            if let failure = state.failure { return .failed(failure) }
+            return state.bodyEnded ? .ended : .wait(version: state.version)
         }
     }
 
     func fail(_ error: Error) {
-        lock.lock()
-        guard failure == nil, !bodyEnded else {
-            lock.unlock()
-            return
+        let (failed, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard state.failure == nil, !state.bodyEnded else { return (false, nil) }
+            state.failure = error
+            return (true, state.changed())
         }
-        failure = error
-        let waiter = changed()
-        lock.unlock()
+        guard failed else { return }
         waiter?.resume()
         loop.execute { [id] engine in engine.abort(id) }
     }
@@ -117,55 +125,43 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
     /// While bytes are lent and not yet handed back, the connection reads nothing: whatever the server sends meanwhile
     /// waits in the kernel, so a slow consumer must not make a busy server look silent. Those moments count as now.
     var received: (lastAt: UInt64, all: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (lent != nil || consumerHolds ? DispatchTime.now().uptimeNanoseconds : lastReceived, bodyEnded)
+        state.withLock { state in
+            (state.lent != nil || state.consumerHolds ? DispatchTime.now().uptimeNanoseconds : state.lastReceived, state.bodyEnded)
+        }
     }
 
     var reusedConnection: Bool? {
-        lock.withLock { reused }
+        state.withLock { $0.reused }
     }
 
     var receivedResponseBytes: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return anyResponseByte
+        state.withLock { $0.anyResponseByte }
     }
 
     /// Suspends until something changes after `version`; a cancelled task fails the exchange, which is a change.
     private func waitForChange(after version: Int) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                lock.lock()
-                if self.version != version {
-                    lock.unlock()
-                    continuation.resume()
-                    return
+                let waiting = state.withLock { state in
+                    guard state.version == version else { return false }
+                    precondition(state.waiter == nil, "SocketExchange has one consumer")
+                    state.waiter = continuation
+                    return true
                 }
-                precondition(waiter == nil, "SocketExchange has one consumer")
-                waiter = continuation
-                lock.unlock()
+                if !waiting { continuation.resume() }
             }
         } onCancel: {
             cancel()
         }
     }
 
-    /// Marks a change; the caller holds the lock and resumes the returned waiter after releasing it.
-    private func changed() -> CheckedContinuation<Void, Never>? {
-        version += 1
-        let waiter = self.waiter
-        self.waiter = nil
-        return waiter
-    }
-
     // MARK: Loop side
 
     func receivedBytes() {
-        lock.lock()
-        lastReceived = DispatchTime.now().uptimeNanoseconds
-        anyResponseByte = true
-        lock.unlock()
+        state.withLock { state in
+            state.lastReceived = DispatchTime.now().uptimeNanoseconds
+            state.anyResponseByte = true
+        }
         markConnected()
     }
 
@@ -174,26 +170,26 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
     }
 
     func whenResent(_ action: @escaping @Sendable (String) -> Void) {
-        let reason: String? = lock.withLock {
-            if resentBecause == nil { onResend = action }
-            return resentBecause
+        let reason = state.withLock { state in
+            if state.resentBecause == nil { state.onResend = action }
+            return state.resentBecause
         }
         if let reason { action(reason) }
     }
 
     /// The driver sends the request again on a new connection, because of `reason`.
     func resending(because reason: String) {
-        let action = lock.withLock {
-            resentBecause = reason
-            defer { onResend = nil }
-            return onResend
+        let action = state.withLock { state in
+            state.resentBecause = reason
+            defer { state.onResend = nil }
+            return state.onResend
         }
         action?(reason)
     }
 
     /// The request goes out on a connection that carried `requestsBefore` requests before it.
     func carried(onConnectionWith requestsBefore: Int) {
-        lock.withLock { reused = requestsBefore > 0 }
+        state.withLock { $0.reused = requestsBefore > 0 }
     }
 
     func deliver(head: TransportResponseHead) {
@@ -218,12 +214,11 @@ final class SocketExchange: TransportExchange, @unchecked Sendable {
         }
     }
 
-    private func report(_ change: (SocketExchange) -> Void) {
-        lock.lock()
-        change(self)
-        let waiter = changed()
-        lock.unlock()
-        waiter?.resume()
+    private func report(_ change: (inout State) -> Void) {
+        state.withLock { state in
+            change(&state)
+            return state.changed()
+        }?.resume()
     }
 
     private func markConnected() {

@@ -7,12 +7,10 @@ import FoundationNetworking
 /// non-blocking sockets on one event thread, a keep-alive pool per server, responses read straight into the
 /// consumer's parser with back-pressure. `carries(_:)` says which requests it takes; the rest (TLS, proxies) stay
 /// on URLSession.
-///
-/// Thread safety: immutable but for `nextID`, which is read and written only under `idLock`.
-final class SocketTransport: HTTPTransport, @unchecked Sendable {
+final class SocketTransport: HTTPTransport, Sendable {
     private let loop: EventLoop<SocketEngine>
-    private let idLock = NSLock()
-    private var nextID = 0
+    /// The last exchange id given.
+    private let lastID = Locked(0)
     var kind: TransportKind { .socket }
 
     init(configuration: SocketEngine.Configuration = .init()) {
@@ -30,7 +28,7 @@ final class SocketTransport: HTTPTransport, @unchecked Sendable {
     }
 
     func start(_ request: URLRequest) -> any TransportExchange {
-        let exchange = SocketExchange(id: idLock.withLock { nextID += 1; return nextID }, loop: loop)
+        let exchange = SocketExchange(id: lastID.withLock { $0 += 1; return $0 }, loop: loop)
         do {
             let prepared = try HTTPRequestWriter.prepare(request)
             loop.execute { engine in engine.start(exchange, prepared) }

@@ -10,13 +10,12 @@ import FoundationNetworking
 /// A pre-open started by `configure` is remembered until it ends, and a request to the same server waits for it,
 /// then travels on the connection it opened instead of opening a second one beside it. The wait is bounded by
 /// the pre-open's own limit, `connect_timeout_s`.
-final class ConnectionWarmer: @unchecked Sendable {
+final class ConnectionWarmer: Sendable {
     private let flavor: any ProviderFlavor
     private let transports: TransportRouter
     private let logger: Logger
-    private let lock = NSLock()
     /// Pre-opens still running, by base URL.
-    private var running: [String: OneShotSignal] = [:]
+    private let running = Locked<[String: OneShotSignal]>([:])
 
     init(flavor: any ProviderFlavor, transports: TransportRouter, logger: Logger) {
         self.flavor = flavor
@@ -29,7 +28,7 @@ final class ConnectionWarmer: @unchecked Sendable {
     func preOpen(_ settings: ResolvedSettings) {
         guard let base = settings.baseURL else { return }
         let done = OneShotSignal()
-        lock.withLock { running[base] = done }
+        running.withLock { $0[base] = done }
         Task {
             if let report = try? await attempt(settings, tellingReuse: false) {
                 if let error = report.error {
@@ -38,7 +37,7 @@ final class ConnectionWarmer: @unchecked Sendable {
                     logger.debug(String(format: "pre-opened a connection to %@ (HTTP %d in %.1f ms)", base, report.status ?? 0, report.ms))
                 }
             }
-            lock.withLock {
+            running.withLock { running in
                 if running[base] === done { running[base] = nil }
             }
             done.fire()
@@ -48,7 +47,7 @@ final class ConnectionWarmer: @unchecked Sendable {
     /// Returns once no pre-open of the server at `base` is running (at once if none is), or when cancelled.
     func waitForPreOpen(of base: String?) async {
         guard let base else { return }
-        guard let pending = lock.withLock({ running[base] }) else { return }
+        guard let pending = running.withLock({ $0[base] }) else { return }
         logger.debugForCurrentRequest("waiting for the connection configure is opening to \(base) (at most connect_timeout_s)")
         let clock = RequestClock()
         await pending.wait()
