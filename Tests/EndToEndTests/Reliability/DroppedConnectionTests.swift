@@ -38,7 +38,7 @@ final class DroppedConnectionTests: XCTestCase {
             XCTAssertEqual(request.header("Content-Length"), String(request.body.count), file: file, line: line)
             XCTAssertNil(request.header("Transfer-Encoding"), "the body is not sent chunked", file: file, line: line)
         }
-        XCTAssertEqual(worker.stderrLines(containing: "sent again on a new connection").count, 1,
+        XCTAssertEqual(worker.stderrLines(containing: "sent again on a new connection", waitingFor: 1).count, 1,
                        "said in the debug log: \(worker.stderr)", file: file, line: line)
         // Nothing waits for the server, nor spins meanwhile (a generous bound: a hang would last 30 s, a core's worth).
         if let cpuBefore, let cpuAfter {

@@ -129,4 +129,12 @@ extension WorkerProcess {
     func stderrLines(containing text: String) -> [Substring] {
         stderr.split(separator: "\n").filter { $0.contains(text) }
     }
+
+    /// Lines of stderr that contain `text`, once there are at least `count` of them (or after 10 s): stderr is read on
+    /// its own thread, so a line the worker wrote before its answer on stdout may reach the test a little after it.
+    func stderrLines(containing text: String, waitingFor count: Int) -> [Substring] {
+        let deadline = Date().addingTimeInterval(10)
+        while stderrLines(containing: text).count < count && Date() < deadline { usleep(10_000) }
+        return stderrLines(containing: text)
+    }
 }

@@ -11,7 +11,7 @@ final class RetryTests: XCTestCase {
     /// The waits before each retry, in seconds as the worker logs them at debug ("…; retrying in 1.00 s").
     private func assertRetryWaits(_ worker: WorkerProcess, _ expected: [String], _ message: String,
                                   file: StaticString = #filePath, line: UInt = #line) {
-        let waits = worker.stderrLines(containing: "; retrying in ").map { $0.split(separator: " ").dropLast().last.map(String.init) ?? "" }
+        let waits = worker.stderrLines(containing: "; retrying in ", waitingFor: expected.count).map { $0.split(separator: " ").dropLast().last.map(String.init) ?? "" }
         XCTAssertEqual(waits, expected, "\(message): \(worker.stderr)", file: file, line: line)
     }
 
@@ -22,7 +22,7 @@ final class RetryTests: XCTestCase {
         let result = assertResult(try worker.call("chat", RPC.chatParams(), id: 1), id: 1)
         XCTAssertEqual(result["content"], "finally")
         XCTAssertEqual(server.requests(to: Wire.path).count, 3)
-        XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 2, "each retry is logged at debug: \(worker.stderr)")
+        XCTAssertEqual(worker.stderrLines(containing: "retrying", waitingFor: 2).count, 2, "each retry is logged at debug: \(worker.stderr)")
     }
 
     func testConnectionRefusedThenServerUpIsRetried() throws {
@@ -99,7 +99,7 @@ final class RetryTests: XCTestCase {
             XCTAssertTrue(reply["error"]?["message"]?.string?.contains("3 attempts") == true, "the message says so: \(reply)")
             XCTAssertEqual(server.requests(to: Wire.path).count, 3 * (round + 1))
         }
-        XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 4, worker.stderr)
+        XCTAssertEqual(worker.stderrLines(containing: "retrying", waitingFor: 4).count, 4, worker.stderr)
     }
 
     func testRetriedStatuses() throws {

@@ -220,7 +220,7 @@ final class TimeoutTests: XCTestCase {
         XCTAssertEqual(data["attempts"], 2, "a connect timeout is retried like a connection error: \(reply)")
         XCTAssertEqual(data["partial_content"], "")
         XCTAssertTrue(reply["error"]?["message"]?.string?.contains("connect_timeout_s") == true, "\(reply)")
-        XCTAssertEqual(worker.stderrLines(containing: "retrying").count, 1, worker.stderr)
+        XCTAssertEqual(worker.stderrLines(containing: "retrying", waitingFor: 1).count, 1, worker.stderr)
         // chat and listModels are bounded the same way.
         let chat = try worker.call("chat", RPC.chatParams(), id: 2)
         assertProviderError(chat, id: 2, code: -32008, kind: "timeout")

@@ -139,12 +139,16 @@ final class SocketTransportFlowTests: XCTestCase {
 
     func testAServerThatAnswersBeforeTheRequestBodyIsSentAndKeepsReading() async throws {
         let connections = Counter()
+        // The server reads the rest of the body only once the client has the answer: were it to read it at once, the
+        // whole body could be written before the answer is read, and then the connection is rightly kept.
+        let answered = DispatchSemaphore(value: 0)
         guard let server = RawTCPServer(handler: { connection in
             connections.increment()
             guard let head = connection.readHead() else { return }
             let length = Int(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }?
                 .split(separator: ":")[1].trimmingCharacters(in: .whitespaces) ?? "0") ?? 0
             connection.write("HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nunauthorized")
+            _ = answered.wait(timeout: .now() + 30)
             connection.drain(length)
             while connection.readHead() != nil {
                 connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -154,6 +158,7 @@ final class SocketTransportFlowTests: XCTestCase {
         let response = try await transport.fetch(largePost(server.url("/v1/chat/completions")))
         XCTAssertEqual(response.head.status, 401)
         XCTAssertEqual(response.text, "unauthorized")
+        answered.signal()
         // The request was still being written when its answer ended: the next one needs a connection of its own.
         _ = try await transport.fetch(server.url("/v1/models"))
         XCTAssertEqual(connections.value, 2)

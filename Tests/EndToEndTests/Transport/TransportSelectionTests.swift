@@ -90,8 +90,8 @@ final class TransportSelectionTests: XCTestCase {
             server.enqueue(Wire.completion("Sunny."), path: Wire.path)
             let worker = try startHTTPWorker(server, settings: ["transport": .string(transport)], arguments: ["--log-level", "debug"])
             XCTAssertEqual(assertResult(try worker.call("chat", RPC.chatParams("Weather?"), id: 1), id: 1)["content"], "Sunny.", transport)
-            XCTAssertEqual(worker.stderrLines(containing: "(whole answer, \(transport))").count, 1, worker.stderr)
-            XCTAssertEqual(worker.stderrLines(containing: "transport \(transport) (\(transport))").count, 1, worker.stderr)
+            XCTAssertEqual(worker.stderrLines(containing: "(whole answer, \(transport))", waitingFor: 1).count, 1, worker.stderr)
+            XCTAssertEqual(worker.stderrLines(containing: "transport \(transport) (\(transport))", waitingFor: 1).count, 1, worker.stderr)
         }
     }
 }
