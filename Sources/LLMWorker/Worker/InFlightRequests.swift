@@ -25,12 +25,31 @@ final class InFlightRequests: Sendable {
         /// Entries not yet answered, kept as a count so that `ping` costs the same with 10,000 requests in flight.
         var unanswered = 0
         var nextSerial: UInt64 = 0
-        var emptyWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Waits for the next request to be answered or to end (`waitUntilOnly`), each resumed once.
+        var changeWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Waits whose deadline passed, or whose task was cancelled, before they were registered.
         var expiredWaits: Set<UInt64> = []
 
         mutating func newSerial() -> UInt64 {
             nextSerial += 1
             return nextSerial
+        }
+
+        /// Every waiter, removed: something changed, each of them looks again.
+        mutating func takeChangeWaiters() -> [CheckedContinuation<Void, Never>] {
+            defer { changeWaiters.removeAll() }
+            return Array(changeWaiters.values)
+        }
+
+        /// How many requests `waitUntilOnly(keeping)` still waits for.
+        func others(than keeping: Token?) -> Int {
+            guard let keeping else { return entries.count }
+            let batch = entries[keeping]?.batch
+            return entries.reduce(0) { total, element in
+                let (token, entry) = element
+                let ownBatch = batch != nil && entry.batch == batch && (entry.collectsBatch || entry.answered)
+                return total + (token == keeping || ownBatch ? 0 : 1)
+            }
         }
     }
 
@@ -65,22 +84,22 @@ final class InFlightRequests: Sendable {
     /// The request has its answer: it still counts as in flight until `end` (its answer may still be
     /// waiting to be written), but a `cancel` now answers false instead of claiming a request already answered.
     func markAnswered(_ token: Token) {
-        state.withLock { state in
-            guard let entry = state.entries[token], !entry.answered else { return }
+        let waiters = state.withLock { state in
+            guard let entry = state.entries[token], !entry.answered else { return [CheckedContinuation<Void, Never>]() }
             state.entries[token]?.answered = true
             state.entries[token]?.cancel = nil
             state.unanswered -= 1
             progress.signal()
+            return state.takeChangeWaiters()
         }
+        waiters.forEach { $0.resume() }
     }
 
     func end(_ token: Token) {
         let waiters = state.withLock { state in
             if let entry = state.entries.removeValue(forKey: token), !entry.answered { state.unanswered -= 1 }
             progress.signal()
-            guard state.entries.isEmpty else { return [CheckedContinuation<Void, Never>]() }
-            defer { state.emptyWaiters.removeAll() }
-            return Array(state.emptyWaiters.values)
+            return state.takeChangeWaiters()
         }
         waiters.forEach { $0.resume() }
     }
@@ -134,50 +153,45 @@ final class InFlightRequests: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while others(than: keeping) > 0 {
             if Date() >= deadline || Task.isCancelled { return false }
-            if keeping == nil {
-                await waitForEmpty(until: deadline)
-            } else {
-                try? await Task.sleep(nanoseconds: 10_000_000)
-            }
+            await waitForChange(while: keeping, until: deadline)
         }
         return true
     }
 
     /// How many requests `waitUntilOnly(keeping)` still waits for.
     func others(than keeping: Token?) -> Int {
-        state.withLock { state in
-            guard let keeping else { return state.entries.count }
-            let batch = state.entries[keeping]?.batch
-            return state.entries.reduce(0) { total, element in
-                let (token, entry) = element
-                let ownBatch = batch != nil && entry.batch == batch && (entry.collectsBatch || entry.answered)
-                return total + (token == keeping || ownBatch ? 0 : 1)
-            }
-        }
+        state.withLock { $0.others(than: keeping) }
     }
 
-    /// Waits until nothing is in flight or `deadline` passes. Each wait has its own timer, which resumes that
-    /// wait alone, or marks it expired when it fires before the wait is registered.
-    private func waitForEmpty(until deadline: Date) async {
+    /// Waits for a request to be answered or to end while others than `keeping` are in flight, or until `deadline`
+    /// passes or the task is cancelled. Each wait has its own timer, which resumes that wait alone, or marks it
+    /// expired when it fires before the wait is registered.
+    private func waitForChange(while keeping: Token?, until deadline: Date) async {
         let wait = state.withLock { $0.newSerial() }
         let timer = Task {
-            try? await Task.sleep(nanoseconds: Nanoseconds.from(seconds: deadline.timeIntervalSinceNow))
+            do { try await Task.sleep(nanoseconds: Nanoseconds.from(seconds: deadline.timeIntervalSinceNow)) } catch { return }
             self.expire(wait)
         }
-        await withCheckedContinuation { continuation in
-            let waiting = state.withLock { state in
-                guard !state.entries.isEmpty && state.expiredWaits.remove(wait) == nil else { return false }
-                state.emptyWaiters[wait] = continuation
-                return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let waiting = state.withLock { state in
+                    guard state.others(than: keeping) > 0 && state.expiredWaits.remove(wait) == nil else { return false }
+                    state.changeWaiters[wait] = continuation
+                    return true
+                }
+                if !waiting { continuation.resume() }
             }
-            if !waiting { continuation.resume() }
+        } onCancel: {
+            expire(wait)
         }
         timer.cancel()
+        // A cancel that came after the wait was resumed marked it expired: nothing will look for that mark again.
+        state.withLock { _ = $0.expiredWaits.remove(wait) }
     }
 
     private func expire(_ wait: UInt64) {
         let waiter = state.withLock { state in
-            let waiter = state.emptyWaiters.removeValue(forKey: wait)
+            let waiter = state.changeWaiters.removeValue(forKey: wait)
             if waiter == nil { state.expiredWaits.insert(wait) }
             return waiter
         }
