@@ -46,17 +46,19 @@ final class Dispatcher: Sendable {
     /// Called on the reader thread for each input line, in order.
     func handle(line: Data) {
         waitUntilTheClientKeepsUp()
-        switch MessageParser.parse(line) {
-        case .failure(let error):
-            services.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
-        case .single(.invalid(let id, let error)):
-            services.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
-        case .single(.message(let message)):
-            if case .answered(let response) = schedule(message, batch: nil) { services.writer.sendNow(response) }
-        case .batch(let items):
-            startBatch(items)
-        case .blank:
-            break
+        services.inFlight.servingInline {
+            switch MessageParser.parse(line) {
+            case .failure(let error):
+                services.writer.sendNow(OutgoingMessage.failure(id: .null, error: error))
+            case .single(.invalid(let id, let error)):
+                services.writer.sendNow(OutgoingMessage.failure(id: id, error: error))
+            case .single(.message(let message)):
+                if case .answered(let response) = schedule(message, batch: nil) { services.writer.sendNow(response) }
+            case .batch(let items):
+                startBatch(items)
+            case .blank:
+                break
+            }
         }
     }
 

@@ -24,6 +24,8 @@ final class InFlightRequests: Sendable {
         var entries: [Token: Entry] = [:]
         /// Entries not yet answered, kept as a count so that `ping` costs the same with 10,000 requests in flight.
         var unanswered = 0
+        /// Messages being served on the reader thread whose answer is not yet handed to the writer (`servingInline`).
+        var inlineAnswers = 0
         var nextSerial: UInt64 = 0
         /// Waits for the next request to be answered or to end (`waitUntilOnly`), each resumed once.
         var changeWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -43,13 +45,13 @@ final class InFlightRequests: Sendable {
 
         /// How many requests `waitUntilOnly(keeping)` still waits for.
         func others(than keeping: Token?) -> Int {
-            guard let keeping else { return entries.count }
+            guard let keeping else { return entries.count + inlineAnswers }
             let batch = entries[keeping]?.batch
             return entries.reduce(0) { total, element in
                 let (token, entry) = element
                 let ownBatch = batch != nil && entry.batch == batch && (entry.collectsBatch || entry.answered)
                 return total + (token == keeping || ownBatch ? 0 : 1)
-            }
+            } + inlineAnswers
         }
     }
 
@@ -99,6 +101,19 @@ final class InFlightRequests: Sendable {
         let waiters = state.withLock { state in
             if let entry = state.entries.removeValue(forKey: token), !entry.answered { state.unanswered -= 1 }
             progress.signal()
+            return state.takeChangeWaiters()
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Runs `serve` (the reader thread serving one line and handing any answer made there to the writer) as work that
+    /// a shutdown waits for, without counting it as a request in flight: a `cancel` read after `shutdown` ends the
+    /// request it names, and the shutdown must not exit before the cancel's own answer is written.
+    func servingInline(_ serve: () -> Void) {
+        state.withLock { $0.inlineAnswers += 1 }
+        serve()
+        let waiters = state.withLock { state in
+            state.inlineAnswers -= 1
             return state.takeChangeWaiters()
         }
         waiters.forEach { $0.resume() }
