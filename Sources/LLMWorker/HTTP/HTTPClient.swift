@@ -23,12 +23,7 @@ final class HTTPClient: NSObject, URLSessionDataDelegate, Sendable {
     /// look-ups): a third of the worker's start-up. So it is made on first use, or by `warmUp()` in the
     /// background, and the worker answers its first `ping` without waiting for it.
     private var session: URLSession {
-        sessionStorage.withLock { stored in
-            if let stored { return stored }
-            let session = makeSession()
-            stored = session
-            return session
-        }
+        sessionStorage.storedOrMade { makeSession() }
     }
 
     /// Makes the session now on a background thread, so that the first request does not wait for it.

@@ -29,11 +29,6 @@ final class TransportRouter: Sendable {
     }
 
     private var socket: SocketTransport {
-        madeSocket.withLock { made in
-            if let made { return made }
-            let transport = SocketTransport()
-            made = transport
-            return transport
-        }
+        madeSocket.storedOrMade { SocketTransport() }
     }
 }

@@ -24,3 +24,16 @@ final class Locked<State>: @unchecked Sendable {
         return try body(&state)
     }
 }
+
+extension Locked {
+    /// What is stored, else what `make` returns, stored for next time: made at most once, under the lock (for a
+    /// value that is costly to make and may never be needed).
+    func storedOrMade<Value>(_ make: () -> sending Value) -> sending Value where State == Value? {
+        withLock { stored in
+            if let stored { return stored }
+            let value = make()
+            stored = value
+            return value
+        }
+    }
+}
