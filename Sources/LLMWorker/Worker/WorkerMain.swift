@@ -44,6 +44,10 @@ public enum WorkerMain {
         made.withLock { $0 = services }
         let dispatcher = Dispatcher(services: services)
 
+        if let text = environment[TransportMode.environmentVariable], TransportMode.fromEnvironment(environment) == nil {
+            let known = TransportMode.allCases.map(\.rawValue).joined(separator: ", ")
+            logger.warn("\(TransportMode.environmentVariable)='\(text)' is not a transport (\(known)); it is ignored and configure's default, auto, applies")
+        }
         applyInitialConfiguration(options.initialConfiguration, services)
 
         let reader = LineReader(fd: STDIN_FILENO, maxLineBytes: options.maxLineBytes) { event in

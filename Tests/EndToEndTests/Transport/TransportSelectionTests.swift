@@ -83,6 +83,13 @@ final class TransportSelectionTests: XCTestCase {
         XCTAssertEqual(try configure(urlsession, ["provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"])["effective_transport"], "urlsession")
     }
 
+    func testAnEnvironmentValueThatIsNoTransportIsSaidAndIgnored() throws {
+        let worker = try startWorker(environment: [TestTransport.variable: "curl"])
+        XCTAssertEqual(try configure(worker, ["provider": "openai_compatible", "base_url": "http://127.0.0.1:9/v1"])["transport"], "auto")
+        XCTAssertEqual(worker.stderrLines(containing: "\(TestTransport.variable)='curl' is not a transport", waitingFor: 1).count, 1,
+                       worker.stderr)
+    }
+
     /// Both clients carry the same request to the same server, and the debug log names the one each attempt used.
     func testEitherTransportCarriesARequestAndTheLogSaysWhich() throws {
         for transport in ["socket", "urlsession"] {
